@@ -1,0 +1,3 @@
+//! The CLI's subcommands, one module each.
+
+pub mod inspect;

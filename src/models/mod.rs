@@ -1,0 +1,4 @@
+//! Neural networks and everything needed to load them: checkpoint reading, device choice,
+//! BigGAN-deep and InceptionV1/DeepDream.
+
+pub mod checkpoint;
