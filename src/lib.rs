@@ -11,6 +11,7 @@ use nice_plug::prelude::*;
 
 pub mod models;
 pub mod params;
+pub mod weights;
 
 pub use params::DeepVisualizerParams;
 

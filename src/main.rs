@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Inspect a checkpoint file: its format, tensor keys and shapes.
     Inspect(cli::inspect::Args),
+    /// Model weights: list what is installed and whether it verifies, download what is missing.
+    Weights(cli::weights_fetch::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Weights(args) => cli::weights_fetch::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

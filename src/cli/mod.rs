@@ -1,3 +1,4 @@
 //! The CLI's subcommands, one module each.
 
 pub mod inspect;
+pub mod weights_fetch;
