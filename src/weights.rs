@@ -2,7 +2,9 @@
 //! and downloading them.
 //!
 //! The manifest (`weights/manifest.toml`) is compiled in, so the CLI, `cargo xtask weights` and
-//! the plugin agree on file names, sources and hashes. A file is checked against what the
+//! the plugin agree on file names, sources and hashes. Each model has its own folder in the
+//! weights folder (`<weights>/biggan-deep-128/config.json`, `.../pytorch_model.bin`), so a model's
+//! loader can be pointed at one folder. A file is checked against what the
 //! manifest knows about it: its full SHA-256 when pinned, else a known prefix of it, plus its
 //! size when known; a file nothing is pinned for must at least parse as what its role says
 //! (a checkpoint, or a JSON config). Downloads stream into a hidden temporary file in the
@@ -254,9 +256,11 @@ pub enum ExpectedSha256<'a> {
 /// One file of a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
+    /// The model it belongs to, which names its folder.
+    pub model_id: String,
     /// What the program does with it.
     pub role: FileRole,
-    /// Its name in the weights folder.
+    /// Its name in the model's folder (the names the original loaders use, e.g. `config.json`).
     pub name: String,
     /// Where to get it, tried in order.
     pub urls: Vec<String>,
@@ -278,9 +282,9 @@ impl FileEntry {
         }
     }
 
-    /// Where this file lives in `dir`.
-    pub fn path_in(&self, dir: &Path) -> PathBuf {
-        dir.join(&self.name)
+    /// Where this file lives: `<weights_dir>/<model id>/<name>`.
+    pub fn path_in(&self, weights_dir: &Path) -> PathBuf {
+        weights_dir.join(&self.model_id).join(&self.name)
     }
 }
 
@@ -300,6 +304,12 @@ pub struct ModelEntry {
 }
 
 impl ModelEntry {
+    /// The model's folder: `<weights_dir>/<model id>`, holding all its files (and whatever a
+    /// loader derives from them, such as a converted checkpoint).
+    pub fn dir_in(&self, weights_dir: &Path) -> PathBuf {
+        weights_dir.join(&self.id)
+    }
+
     /// The file with `role`, if the model has one.
     pub fn file(&self, role: FileRole) -> Option<&FileEntry> {
         self.files.iter().find(|file| file.role == role)
@@ -366,7 +376,7 @@ fn is_lower_hex(text: &str, max_len: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// A file name that cannot escape the weights folder or hide in it.
+/// A file or folder name that cannot escape the weights folder or hide in it.
 fn is_plain_file_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
@@ -397,11 +407,12 @@ impl Manifest {
             )));
         }
         let mut models = Vec::with_capacity(raw.models.len());
-        let mut seen_files: Vec<String> = Vec::new();
         for raw_model in raw.models {
             let id = raw_model.id;
-            if id.is_empty() || models.iter().any(|model: &ModelEntry| model.id == id) {
-                return Err(invalid(format!("model id `{id}` is empty or repeated")));
+            if !is_plain_file_name(&id) || models.iter().any(|model: &ModelEntry| model.id == id) {
+                return Err(invalid(format!(
+                    "model id `{id}` is repeated or not usable as a folder name"
+                )));
             }
             if raw_model.files.is_empty() {
                 return Err(invalid(format!("model `{id}` lists no files")));
@@ -413,7 +424,7 @@ impl Manifest {
                 if !is_plain_file_name(&name) {
                     return Err(invalid(format!("{context}: not a plain file name")));
                 }
-                if seen_files.contains(&name) {
+                if files.iter().any(|file| file.name == name) {
                     return Err(invalid(format!("{context}: the name is used twice")));
                 }
                 if files.iter().any(|file| file.role == raw_file.role) {
@@ -457,8 +468,8 @@ impl Manifest {
                         )));
                     }
                 }
-                seen_files.push(name.clone());
                 files.push(FileEntry {
+                    model_id: id.clone(),
                     role: raw_file.role,
                     name,
                     urls: raw_file.urls,
@@ -567,14 +578,34 @@ pub fn locate(model_id: &str, role: FileRole) -> Result<PathBuf, WeightsError> {
     locate_in(model, role, &dir.path)
 }
 
-/// [`locate`] in a given folder.
-pub fn locate_in(model: &ModelEntry, role: FileRole, dir: &Path) -> Result<PathBuf, WeightsError> {
+/// The folder of model `model_id` in the default weights folder, if it exists; loaders that
+/// take a model folder (config and checkpoint side by side) start here.
+pub fn locate_model_dir(model_id: &str) -> Result<PathBuf, WeightsError> {
+    let manifest = Manifest::embedded()?;
+    let model = manifest.model(model_id)?;
+    let dir = model.dir_in(&resolve_weights_dir(None)?.path);
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(WeightsError::NotDownloaded {
+            model: model.id.clone(),
+            path: dir,
+        })
+    }
+}
+
+/// [`locate`] in a given weights folder.
+pub fn locate_in(
+    model: &ModelEntry,
+    role: FileRole,
+    weights_dir: &Path,
+) -> Result<PathBuf, WeightsError> {
     let file = model
         .file(role)
         .ok_or_else(|| WeightsError::InvalidManifest {
             reason: format!("model `{}` has no {role} file", model.id),
         })?;
-    let path = file.path_in(dir);
+    let path = file.path_in(weights_dir);
     if path.is_file() {
         Ok(path)
     } else {
@@ -735,16 +766,16 @@ pub fn hash_file(path: &Path) -> Result<(String, u64), WeightsError> {
     Ok((to_hex(&hasher.finalize()), num_bytes))
 }
 
-/// Checks the copy of `file` in `dir`.
+/// Checks the copy of `file` in `weights_dir` (that is, in its model's folder there).
 ///
 /// Errors are local trouble (a file that cannot be read); a wrong file is a
 /// [`FileStatus::Corrupt`], not an error.
 pub fn check_file(
     file: &FileEntry,
-    dir: &Path,
+    weights_dir: &Path,
     depth: CheckDepth,
 ) -> Result<FileStatus, WeightsError> {
-    let path = file.path_in(dir);
+    let path = file.path_in(weights_dir);
     let metadata = match std::fs::metadata(&path) {
         Ok(metadata) => metadata,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileStatus::Missing),
@@ -853,7 +884,8 @@ impl Downloader {
         }
     }
 
-    /// Downloads `file` into `dir` (created if needed), trying its sources in order.
+    /// Downloads `file` into its model's folder in `weights_dir` (created if needed), trying its
+    /// sources in order.
     ///
     /// The bytes go to a hidden temporary file next to the destination and are hashed as they
     /// arrive; only a file that passes every check the manifest allows is renamed into place
@@ -861,9 +893,11 @@ impl Downloader {
     pub fn download(
         &self,
         file: &FileEntry,
-        dir: &Path,
+        weights_dir: &Path,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Downloaded, WeightsError> {
+        let dest = file.path_in(weights_dir);
+        let dir = dest.parent().unwrap_or(weights_dir);
         std::fs::create_dir_all(dir).map_err(|source| WeightsError::Io {
             action: "create the folder",
             path: dir.to_owned(),
@@ -871,7 +905,7 @@ impl Downloader {
         })?;
         let mut attempts = Vec::new();
         for url in &file.urls {
-            match self.try_source(file, dir, url, progress)? {
+            match self.try_source(file, &dest, url, progress)? {
                 AttemptOutcome::Done(downloaded) => return Ok(downloaded),
                 AttemptOutcome::Failed(error) => attempts.push(FailedAttempt {
                     url: url.clone(),
@@ -886,11 +920,12 @@ impl Downloader {
         })
     }
 
-    /// One source. Local trouble (the disk) is an `Err`: another source would not help.
+    /// One source, saving to `dest`. Local trouble (the disk) is an `Err`: another source would
+    /// not help.
     fn try_source(
         &self,
         file: &FileEntry,
-        dir: &Path,
+        dest: &Path,
         url: &str,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<AttemptOutcome, WeightsError> {
@@ -919,7 +954,7 @@ impl Downloader {
         }
         progress(Progress::Started { url, total_bytes });
 
-        let dest = file.path_in(dir);
+        let dir = dest.parent().unwrap_or(Path::new("."));
         let prefix = format!(".{}.", file.name);
         // Dropping `part` deletes it, so every early return below leaves nothing behind.
         let mut part = tempfile::Builder::new()
@@ -985,13 +1020,13 @@ impl Downloader {
             Ok(assurance) => assurance,
             Err(mismatch) => return failed(FetchError::Mismatch(mismatch)),
         };
-        part.persist(&dest).map_err(|err| WeightsError::Io {
+        part.persist(dest).map_err(|err| WeightsError::Io {
             action: "move the download into place at",
-            path: dest.clone(),
+            path: dest.to_owned(),
             source: err.error,
         })?;
         Ok(AttemptOutcome::Done(Downloaded {
-            path: dest,
+            path: dest.to_owned(),
             url: url.to_owned(),
             num_bytes: done_bytes,
             sha256,
@@ -1005,13 +1040,14 @@ fn part_path_for_errors(dir: &Path, prefix: &str) -> PathBuf {
     dir.join(format!("{prefix}*.part"))
 }
 
-/// Downloads `file` into `dir` with a fresh [`Downloader`]; see [`Downloader::download`].
+/// Downloads `file` into its model's folder in `weights_dir` with a fresh [`Downloader`]; see
+/// [`Downloader::download`].
 pub fn download_file(
     file: &FileEntry,
-    dir: &Path,
+    weights_dir: &Path,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Downloaded, WeightsError> {
-    Downloader::new().download(file, dir, progress)
+    Downloader::new().download(file, weights_dir, progress)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -249,22 +249,24 @@ fn embedded_manifest_lists_every_model_file_with_https_sources() {
             "googlenet"
         ]
     );
-    let names: Vec<&str> = manifest
+    // Each model in its own folder, under the names the original loaders use.
+    let paths: Vec<PathBuf> = manifest
         .models()
         .iter()
-        .flat_map(|model| model.files.iter().map(|file| file.name.as_str()))
+        .flat_map(|model| model.files.iter().map(|file| file.path_in(Path::new("W"))))
         .collect();
     assert_eq!(
-        names,
+        paths,
         [
-            "biggan-deep-128-config.json",
-            "biggan-deep-128-pytorch_model.bin",
-            "biggan-deep-256-config.json",
-            "biggan-deep-256-pytorch_model.bin",
-            "biggan-deep-512-config.json",
-            "biggan-deep-512-pytorch_model.bin",
-            "googlenet-1378be20.pth",
+            "W/biggan-deep-128/config.json",
+            "W/biggan-deep-128/pytorch_model.bin",
+            "W/biggan-deep-256/config.json",
+            "W/biggan-deep-256/pytorch_model.bin",
+            "W/biggan-deep-512/config.json",
+            "W/biggan-deep-512/pytorch_model.bin",
+            "W/googlenet/googlenet-1378be20.pth",
         ]
+        .map(PathBuf::from)
     );
     for model in manifest.models() {
         assert!(model.file(FileRole::Checkpoint).is_some(), "{}", model.id);
@@ -319,10 +321,11 @@ fn download_streams_verifies_and_renames_into_place() {
     assert_eq!(downloaded.assurance, Assurance::Pinned);
     assert_eq!(downloaded.num_bytes, body.len() as u64);
     assert_eq!(downloaded.sha256, sha256_hex(&body));
-    assert_eq!(downloaded.path, weights_dir.join("model.bin"));
+    assert_eq!(downloaded.path, weights_dir.join("test-model/model.bin"));
     assert_eq!(std::fs::read(&downloaded.path).unwrap(), body);
     // No temporary file is left next to it.
-    assert_eq!(dir_entries(&weights_dir), ["model.bin"]);
+    assert_eq!(dir_entries(&weights_dir), ["test-model"]);
+    assert_eq!(dir_entries(&weights_dir.join("test-model")), ["model.bin"]);
     assert_eq!(announced, [Some(body.len() as u64)]);
     assert_eq!(last_done_bytes, body.len() as u64);
 }
@@ -356,7 +359,8 @@ fn wrong_hash_fails_and_leaves_an_older_copy_untouched() {
         &format!("sha256 = \"{pinned}\"\nsha256_prefix = \"\""),
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("model.bin"), b"older copy").unwrap();
+    std::fs::create_dir_all(dir.path().join("test-model")).unwrap();
+    std::fs::write(dir.path().join("test-model/model.bin"), b"older copy").unwrap();
     let (error, message) = single_failure(download(&manifest, dir.path()).0);
     match error {
         FetchError::Mismatch(Mismatch::Sha256 { expected, actual }) => {
@@ -367,9 +371,9 @@ fn wrong_hash_fails_and_leaves_an_older_copy_untouched() {
     }
     assert!(message.contains("Nothing was written"), "{message}");
     assert!(message.contains("weights/README.md"), "{message}");
-    assert_eq!(dir_entries(dir.path()), ["model.bin"]);
+    assert_eq!(dir_entries(&dir.path().join("test-model")), ["model.bin"]);
     assert_eq!(
-        std::fs::read(dir.path().join("model.bin")).unwrap(),
+        std::fs::read(dir.path().join("test-model/model.bin")).unwrap(),
         b"older copy"
     );
 }
@@ -401,9 +405,9 @@ fn connection_closed_before_the_announced_length_fails_and_leaves_nothing() {
     }
     assert!(message.contains("broke off"), "{message}");
     assert!(
-        dir_entries(dir.path()).is_empty(),
+        dir_entries(&dir.path().join("test-model")).is_empty(),
         "{:?}",
-        dir_entries(dir.path())
+        dir_entries(&dir.path().join("test-model"))
     );
 }
 
@@ -437,9 +441,9 @@ fn short_body_without_a_length_fails_the_pinned_size_and_leaves_nothing() {
         )
     );
     assert!(
-        dir_entries(dir.path()).is_empty(),
+        dir_entries(&dir.path().join("test-model")).is_empty(),
         "{:?}",
-        dir_entries(dir.path())
+        dir_entries(&dir.path().join("test-model"))
     );
 }
 
@@ -468,7 +472,7 @@ fn announced_length_that_contradicts_the_pinned_size_fails_before_the_body() {
     );
     // It never started receiving the body.
     assert!(announced.is_empty());
-    assert!(dir_entries(dir.path()).is_empty());
+    assert!(dir_entries(&dir.path().join("test-model")).is_empty());
 }
 
 #[test]
@@ -490,7 +494,7 @@ fn not_found_is_a_clear_error() {
     assert!(message.contains("not found"), "{message}");
     assert!(message.contains(&server.url("/gone.json")), "{message}");
     assert!(message.contains("config.json"), "{message}");
-    assert!(dir_entries(dir.path()).is_empty());
+    assert!(dir_entries(&dir.path().join("test-model")).is_empty());
 }
 
 #[test]
@@ -521,7 +525,10 @@ fn later_sources_are_tried_when_earlier_ones_fail_and_redirects_are_followed() {
     assert_eq!(downloaded.url, urls[2]);
     assert_eq!(downloaded.assurance, Assurance::Prefix);
     assert_eq!(downloaded.sha256, sha256_hex(&body));
-    assert_eq!(std::fs::read(dir.path().join("config.json")).unwrap(), body);
+    assert_eq!(
+        std::fs::read(dir.path().join("test-model/config.json")).unwrap(),
+        body
+    );
     assert_eq!(
         server.requests(),
         [
@@ -555,7 +562,7 @@ fn unpinned_files_must_at_least_parse_as_their_role() {
             "{role}: {error:?}"
         );
         assert!(message.contains("not a valid"), "{message}");
-        assert!(dir_entries(dir.path()).is_empty());
+        assert!(dir_entries(&dir.path().join("test-model")).is_empty());
     }
     let manifest = manifest_with(
         "checkpoint",
@@ -584,7 +591,7 @@ fn check_reports_missing_verified_and_wrong_files() {
     );
     let file = &manifest.models()[0].files[0];
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.bin");
+    let path = dir.path().join("test-model/model.bin");
 
     assert_eq!(
         check_file(file, dir.path(), CheckDepth::Full).unwrap(),
@@ -601,6 +608,7 @@ fn check_reports_missing_verified_and_wrong_files() {
         "{err}"
     );
 
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &body).unwrap();
     assert_eq!(
         check_file(file, dir.path(), CheckDepth::Full).unwrap(),
@@ -654,7 +662,8 @@ fn check_uses_a_hash_prefix_and_parses_what_it_cannot_pin() {
     let checkpoint = tiny_safetensors();
     let sha256 = sha256_hex(&checkpoint);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("model.safetensors"), &checkpoint).unwrap();
+    std::fs::create_dir_all(dir.path().join("test-model")).unwrap();
+    std::fs::write(dir.path().join("test-model/model.safetensors"), &checkpoint).unwrap();
     let check = |pins: &str| {
         let manifest = manifest_with(
             "checkpoint",
@@ -689,7 +698,11 @@ fn check_uses_a_hash_prefix_and_parses_what_it_cannot_pin() {
             sha256: sha256.clone()
         }
     );
-    std::fs::write(dir.path().join("model.safetensors"), b"<html>oops</html>").unwrap();
+    std::fs::write(
+        dir.path().join("test-model/model.safetensors"),
+        b"<html>oops</html>",
+    )
+    .unwrap();
     assert!(matches!(
         check("sha256 = \"\"\nsha256_prefix = \"\""),
         FileStatus::Corrupt(Mismatch::Format { .. })
@@ -744,7 +757,10 @@ fn cli_downloads_lists_and_reports_failures() {
     let (ok, stdout, stderr) = run(&["download", "good", "-q"]);
     assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("SHA-256 matches the manifest"), "{stdout}");
-    assert_eq!(std::fs::read(weights_dir.join("good.json")).unwrap(), body);
+    assert_eq!(
+        std::fs::read(weights_dir.join("good/good.json")).unwrap(),
+        body
+    );
 
     let (ok, stdout, stderr) = run(&["download", "gone", "-q"]);
     assert!(!ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -755,7 +771,8 @@ fn cli_downloads_lists_and_reports_failures() {
     assert!(!ok);
     assert!(stderr.contains("good, gone"), "{stderr}");
 
-    std::fs::write(weights_dir.join("gone.json"), b"not json").unwrap();
+    std::fs::create_dir_all(weights_dir.join("gone")).unwrap();
+    std::fs::write(weights_dir.join("gone/gone.json"), b"not json").unwrap();
     let (ok, stdout, stderr) = run(&["list"]);
     assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
