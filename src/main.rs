@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Inspect a checkpoint file: its format, tensor keys and shapes.
     Inspect(cli::inspect::Args),
+    /// Write a song's audio features (kick, power, rise, onset, chroma) as CSV, one row per frame.
+    Features(cli::features::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Features(args) => cli::features::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
