@@ -11,6 +11,7 @@
 //! | [`onset`] | log-mel spectral flux |
 //! | [`chroma`] / [`decimate`] | streaming multirate constant-Q chroma matching `chroma_cqt` |
 //! | [`normalize`] | live (causal) and song (two-pass, the seed's) mapping to 0..1 |
+//! | [`tuning`] | offline tuning estimate (librosa's `estimate_tuning`) for the CLI's song mode |
 //! | [`offline`] | the same Analyzer over a whole decoded file, frames aligned to librosa's |
 //! | [`decode`] | audio files to samples (symphonia, or the system ffmpeg) |
 //!
@@ -48,6 +49,7 @@ pub mod mel;
 pub mod normalize;
 pub mod offline;
 pub mod onset;
+pub mod tuning;
 
 use realfft::RealFftPlanner;
 

@@ -11,6 +11,7 @@
 //! chroma from the one emitted `chroma_latency_hops` later.
 
 use super::normalize::{song_max_scale, song_min_ptp, song_rise};
+use super::tuning::{estimate_tuning, tuning_bins_to_cents};
 use super::{AnalysisError, Analyzer, AnalyzerConfig, TransportInfo};
 use crate::bridge::{FeatureFrame, NUM_CHROMA};
 
@@ -73,6 +74,32 @@ pub struct FeatureRow {
     pub onset: f32,
     /// Chroma C..B, max-normalised.
     pub chroma: [f32; NUM_CHROMA],
+}
+
+/// The channel mean, as the Analyzer mixes (and `librosa.to_mono`).
+pub fn mono_mix<C: AsRef<[f32]>>(channels: &[C]) -> Vec<f32> {
+    let len = channels.iter().map(|c| c.as_ref().len()).min().unwrap_or(0);
+    match channels {
+        [] => Vec::new(),
+        [only] => only.as_ref()[..len].to_vec(),
+        [left, right] => left.as_ref()[..len]
+            .iter()
+            .zip(&right.as_ref()[..len])
+            .map(|(a, b)| (a + b) * 0.5)
+            .collect(),
+        many => (0..len)
+            .map(|i| many.iter().map(|c| c.as_ref()[i]).sum::<f32>() / many.len() as f32)
+            .collect(),
+    }
+}
+
+/// The song's tuning in cents from A440, estimated over the whole file as the seed's
+/// `chroma_cqt` does (see [`super::tuning`]).
+pub fn estimate_song_tuning_cents<C: AsRef<[f32]>>(channels: &[C], sample_rate_hz: f32) -> f32 {
+    tuning_bins_to_cents(estimate_tuning(
+        &mono_mix(channels),
+        f64::from(sample_rate_hz),
+    ))
 }
 
 /// Runs an Analyzer built from `config` over `channels` (all the same length, at

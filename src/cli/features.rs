@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use deep_visualizer::analysis::decode::{decode_file, Decoder};
-use deep_visualizer::analysis::offline::{analyze_channels, FeatureRow, Normalisation};
+use deep_visualizer::analysis::offline::{
+    analyze_channels, estimate_song_tuning_cents, FeatureRow, Normalisation,
+};
 use deep_visualizer::analysis::AnalyzerConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -33,9 +35,11 @@ pub struct Args {
     /// Upper edge of the kick band, in Hz.
     #[arg(long, default_value_t = 120.0)]
     pub kick_high_hz: f32,
-    /// Tuning of the chroma's A4 relative to 440 Hz, in cents.
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    pub tuning_cents: f32,
+    /// Tuning of the chroma's pitch classes: `auto` estimates it from the whole song as the
+    /// seed's `chroma_cqt` does, a number is cents from A440. Default: `auto`, or 0 with `--live`
+    /// (the plugin cannot look ahead and uses A440).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_tuning)]
+    pub tuning: Option<Tuning>,
     /// Samples per block fed to the analyzer, like a host's buffer size (the features do not
     /// depend on it).
     #[arg(long, default_value_t = 512)]
@@ -43,6 +47,27 @@ pub struct Args {
     /// Hide the progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// How the chroma is tuned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tuning {
+    /// Estimated from the song.
+    Auto,
+    /// Cents from A440.
+    Cents(f32),
+}
+
+fn parse_tuning(text: &str) -> Result<Tuning, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(Tuning::Auto);
+    }
+    match text.parse::<f32>() {
+        Ok(cents) if (-100.0..=100.0).contains(&cents) => Ok(Tuning::Cents(cents)),
+        _ => Err(format!(
+            "`{text}` is not a tuning: give `auto` or cents from A440 between -100 and 100"
+        )),
+    }
 }
 
 /// Decodes the song, analyses it and writes the CSV (through a temporary file, so a failed run
@@ -72,7 +97,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = AnalyzerConfig::new(audio.sample_rate_hz as f32);
     config.kick_low_hz = args.kick_low_hz;
     config.kick_high_hz = args.kick_high_hz;
-    config.tuning_cents = args.tuning_cents;
+    config.tuning_cents = match args.tuning {
+        Some(Tuning::Cents(cents)) => cents,
+        Some(Tuning::Auto) => estimate_song_tuning_cents(&audio.channels, config.sample_rate_hz),
+        None if args.live => 0.0,
+        None => estimate_song_tuning_cents(&audio.channels, config.sample_rate_hz),
+    };
 
     let bar = if args.quiet {
         ProgressBar::hidden()
