@@ -42,6 +42,10 @@ pub struct DeepVisualizer {
     latest_tx: LatestFeaturesInput,
     /// The editor's end of the newest-frame triple buffer, until it takes it.
     latest_rx: TakeOnce<LatestFeaturesOutput>,
+    /// Debug builds only: allocate in `process()` on purpose, so a test can prove that the
+    /// allocation checker (`assert_process_allocs`) is armed in the built plugin library.
+    #[cfg(debug_assertions)]
+    debug_allocate_in_process: bool,
 }
 
 impl Default for DeepVisualizer {
@@ -55,6 +59,8 @@ impl Default for DeepVisualizer {
             feature_rx: Arc::new(Mutex::new(Some(feature_rx))),
             latest_tx,
             latest_rx: Arc::new(Mutex::new(Some(latest_rx))),
+            #[cfg(debug_assertions)]
+            debug_allocate_in_process: false,
         }
     }
 }
@@ -156,6 +162,11 @@ impl Plugin for DeepVisualizer {
         buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        #[cfg(debug_assertions)]
+        {
+            self.debug_allocate_in_process =
+                std::env::var_os("DEEP_VISUALIZER_DEBUG_ALLOCATE_IN_PROCESS").is_some();
+        }
         // The Analyzer works through any block in fixed internal chunks, so only the sample rate
         // sizes it; the maximum block size needs no buffer of its own.
         let sample_rate_hz = buffer_config.sample_rate;
@@ -194,6 +205,10 @@ impl Plugin for DeepVisualizer {
         aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        #[cfg(debug_assertions)]
+        if self.debug_allocate_in_process {
+            std::hint::black_box(vec![0u8; 64]);
+        }
         // The wrappers hand us the output buffers already holding the input, so only reading
         // them is the bit-exact pass-through.
         let Some(analyzer) = self.analyzer.as_mut() else {
