@@ -32,12 +32,13 @@
 //!   seed's estimate, and then matches the seed's chroma (cosine 1.000 on the test excerpts).
 
 use std::f64::consts::PI;
-use std::sync::Arc;
 
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealFftPlanner;
+use rustfft::FftPlanner;
 
 use super::decimate::{HalfBandDecimator, CENTRE_IDX};
+use super::fft::PairedRealFft;
 use crate::bridge::NUM_CHROMA;
 
 /// Constant-Q bins per octave (librosa's `chroma_cqt` default).
@@ -85,17 +86,14 @@ struct Octave {
     fft_len: usize,
     /// How many samples after the frame centre the longest filter reaches.
     future_samples: usize,
-    /// The planned transform.
-    fft: Arc<dyn RealToComplex<f32>>,
-    /// Frame samples (then scratch for the transform).
-    fft_input: Vec<f32>,
-    /// Transform output.
+    /// The current frame's samples, centred at `fft_len / 2`.
+    frame: Vec<f32>,
+    /// The frame's spectrum over the bins the kernels use, from `ConstantQChroma::first_bin`.
     spectrum: Vec<Complex<f32>>,
-    /// Transform scratch.
-    scratch: Vec<Complex<f32>>,
     /// Where each bin's kernel starts in `kernel_bins`/`kernel_values` (and the end).
     kernel_offsets: [usize; BINS_PER_OCTAVE + 1],
-    /// FFT bin index of each kernel coefficient.
+    /// FFT bin index of each kernel coefficient, relative to `ConstantQChroma::first_bin` once
+    /// the chroma is built.
     kernel_bins: Vec<u32>,
     /// Kernel coefficients.
     kernel_values: Vec<Complex<f32>>,
@@ -128,23 +126,19 @@ fn wavelet(freq_hz: f64, rate_hz: f64, q: f64) -> Vec<Complex<f64>> {
 
 impl Octave {
     /// Builds the kernels of the octave whose lowest constant-Q bin is `first_cq_bin`.
-    #[allow(clippy::too_many_arguments)]
     fn new(
         first_cq_bin: usize,
         fmin_hz: f64,
         rate_hz: f64,
         origin_samples: i64,
         step_samples: i64,
-        ring_len: usize,
-        planner32: &mut RealFftPlanner<f32>,
+        fft_len: usize,
         planner64: &mut RealFftPlanner<f64>,
     ) -> Self {
         let q = quality_factor();
         let freqs: Vec<f64> = (0..BINS_PER_OCTAVE)
             .map(|b| fmin_hz * 2f64.powf((first_cq_bin + b) as f64 / BINS_PER_OCTAVE as f64))
             .collect();
-        let longest = q * rate_hz / freqs[0];
-        let fft_len = (longest.log2().ceil().exp2() as usize).max(2);
 
         let fft64 = planner64.plan_fft_forward(fft_len);
         let mut re_in = fft64.make_input_vec();
@@ -202,19 +196,17 @@ impl Octave {
             kernel_offsets[b + 1] = kernel_bins.len();
         }
 
-        let fft = planner32.plan_fft_forward(fft_len);
         Self {
-            ring: vec![0.0; ring_len],
+            // Sized once the latency is known.
+            ring: vec![0.0; 1],
             write_pos: 0,
             num_written: 0,
             origin_samples,
             step_samples,
             fft_len,
             future_samples,
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft_input: vec![0.0; fft_len],
-            fft,
+            frame: vec![0.0; fft_len],
+            spectrum: Vec::new(),
             kernel_offsets,
             kernel_bins,
             kernel_values,
@@ -238,9 +230,8 @@ impl Octave {
         self.num_written += samples.len() as u64;
     }
 
-    /// Computes this octave's constant-Q magnitudes for the frame centred at original-rate
-    /// sample `centre_samples`, into `out` (36 values).
-    fn analyse(&mut self, centre_samples: i64, out: &mut [f32]) {
+    /// Copies the frame centred at original-rate sample `centre_samples` into `frame`.
+    fn load_frame(&mut self, centre_samples: i64) {
         // Nearest octave sample to the centre, rounding halves up.
         let offset = centre_samples - self.origin_samples;
         let centre_idx = (2 * offset + self.step_samples).div_euclid(2 * self.step_samples);
@@ -259,7 +250,7 @@ impl Octave {
         let hi = last_needed
             .min(newest)
             .min(first_idx + self.fft_len as i64 - 1);
-        self.fft_input.fill(0.0);
+        self.frame.fill(0.0);
         if lo <= hi {
             let count = (hi - lo + 1) as usize;
             let dst_start = (lo - first_idx) as usize;
@@ -267,18 +258,15 @@ impl Octave {
             let src_start =
                 (self.write_pos as i64 - (newest + 1 - lo)).rem_euclid(ring_len) as usize;
             let first = count.min(self.ring.len() - src_start);
-            self.fft_input[dst_start..dst_start + first]
+            self.frame[dst_start..dst_start + first]
                 .copy_from_slice(&self.ring[src_start..src_start + first]);
-            self.fft_input[dst_start + first..dst_start + count]
+            self.frame[dst_start + first..dst_start + count]
                 .copy_from_slice(&self.ring[..count - first]);
         }
-        // Buffers come from this plan, so the transform cannot fail.
-        let transformed = self.fft.process_with_scratch(
-            &mut self.fft_input,
-            &mut self.spectrum,
-            &mut self.scratch,
-        );
-        debug_assert!(transformed.is_ok());
+    }
+
+    /// This octave's constant-Q magnitudes from `spectrum`, into `out` (36 values).
+    fn magnitudes(&self, out: &mut [f32]) {
         for (b, slot) in out.iter_mut().enumerate().take(BINS_PER_OCTAVE) {
             let range = self.kernel_offsets[b]..self.kernel_offsets[b + 1];
             let mut acc = Complex::new(0.0f32, 0.0);
@@ -286,9 +274,13 @@ impl Octave {
                 .iter()
                 .zip(&self.kernel_values[range])
             {
-                acc += w * self.spectrum[k as usize];
+                if let Some(x) = self.spectrum.get(k as usize) {
+                    acc += w * x;
+                }
             }
-            *slot = acc.norm();
+            // sqrt(re² + im²) rather than `norm()`, whose overflow-safe hypot costs more than
+            // the kernel itself; the values are far from overflow.
+            *slot = (acc.re * acc.re + acc.im * acc.im).sqrt();
         }
     }
 }
@@ -310,6 +302,12 @@ pub struct ConstantQChroma {
     latency_hops: usize,
     /// Largest chunk `push` accepts.
     max_chunk: usize,
+    /// One complex FFT per two octaves.
+    pair_ffts: Vec<PairedRealFft>,
+    /// Lowest FFT bin any kernel uses (the spectra start there).
+    first_bin: usize,
+    /// Spectrum of the imaginary half of an unpaired octave's FFT, thrown away.
+    spare_spectrum: Vec<Complex<f32>>,
     /// Constant-Q magnitudes of the last frame, C1 first.
     cq_magnitudes: [f32; NUM_CQ_BINS],
 }
@@ -322,7 +320,7 @@ impl ConstantQChroma {
         hop_samples: usize,
         max_chunk: usize,
         tuning_cents: f64,
-        planner32: &mut RealFftPlanner<f32>,
+        planner: &mut FftPlanner<f32>,
     ) -> Self {
         let mut planner64 = RealFftPlanner::<f64>::new();
         let mut num_pre_stages = 0;
@@ -346,8 +344,24 @@ impl ConstantQChroma {
             step *= 2;
         }
 
-        // Build the octaves once to learn their FFT sizes and reach; the latency follows, and
-        // then the rings can be sized.
+        // librosa's FFT size: a power of two holding the octave's longest filter. Every octave
+        // halves both its rate and its frequencies, so one size fits all (and two octaves can
+        // share one complex transform).
+        let q = quality_factor();
+        let fft_len = (0..NUM_OCTAVES)
+            .map(|k| {
+                let rate = sample_rate_hz / maps[num_pre_stages + k].1 as f64;
+                let lowest_hz = fmin_hz
+                    * 2f64.powf(
+                        (NUM_CQ_BINS - BINS_PER_OCTAVE * (k + 1)) as f64 / BINS_PER_OCTAVE as f64,
+                    );
+                ((q * rate / lowest_hz).log2().ceil().exp2() as usize).max(2)
+            })
+            .max()
+            .unwrap_or(2);
+
+        // Build the octaves to learn their reach; the latency follows, and then the rings can
+        // be sized.
         let mut octaves: Vec<Octave> = (0..NUM_OCTAVES)
             .map(|k| {
                 let (origin, step, _) = maps[num_pre_stages + k];
@@ -357,12 +371,30 @@ impl ConstantQChroma {
                     sample_rate_hz / step as f64,
                     origin,
                     step,
-                    1,
-                    &mut *planner32,
+                    fft_len,
                     &mut planner64,
                 )
             })
             .collect();
+
+        // Only the bins the kernels touch are unpacked from the transforms.
+        let first_bin = octaves
+            .iter()
+            .flat_map(|o| o.kernel_bins.iter().copied())
+            .min()
+            .unwrap_or(0);
+        let end_bin = octaves
+            .iter()
+            .flat_map(|o| o.kernel_bins.iter().copied())
+            .max()
+            .map_or(first_bin, |b| b + 1);
+        let num_bins = (end_bin - first_bin) as usize;
+        for octave in &mut octaves {
+            for bin in &mut octave.kernel_bins {
+                *bin -= first_bin;
+            }
+            octave.spectrum = vec![Complex::new(0.0, 0.0); num_bins];
+        }
 
         // Frame emitted after `m * hop` samples is centred at `(m - latency) * hop`; its last
         // needed sample `centre_idx + future` (with `centre_idx <= (centre - origin) / step + 1/2`)
@@ -394,6 +426,11 @@ impl ConstantQChroma {
             hop_samples,
             latency_hops: latency_hops as usize,
             max_chunk,
+            pair_ffts: (0..NUM_OCTAVES.div_ceil(2))
+                .map(|_| PairedRealFft::new(fft_len, planner))
+                .collect(),
+            first_bin: first_bin as usize,
+            spare_spectrum: vec![Complex::new(0.0, 0.0); num_bins],
             cq_magnitudes: [0.0; NUM_CQ_BINS],
         }
     }
@@ -451,11 +488,38 @@ impl ConstantQChroma {
     pub fn chroma(&mut self, num_hops: u64, chroma: &mut [f32; NUM_CHROMA]) {
         let centre = (num_hops as i64 - self.latency_hops as i64) * self.hop_samples as i64;
         for octave in &mut self.octaves {
+            octave.load_frame(centre);
+        }
+        for (pair_idx, fft) in self.pair_ffts.iter_mut().enumerate() {
+            let (upper, lower) = self.octaves.split_at_mut(2 * pair_idx + 1);
+            let first = &mut upper[2 * pair_idx];
+            let mut second = lower.first_mut();
+            match second.as_ref() {
+                Some(octave) => {
+                    for ((z, &re), &im) in fft
+                        .input_mut()
+                        .iter_mut()
+                        .zip(&first.frame)
+                        .zip(&octave.frame)
+                    {
+                        *z = Complex::new(re, im);
+                    }
+                }
+                None => {
+                    for (z, &re) in fft.input_mut().iter_mut().zip(&first.frame) {
+                        *z = Complex::new(re, 0.0);
+                    }
+                }
+            }
+            let second_spectrum = match second.as_mut() {
+                Some(octave) => &mut octave.spectrum,
+                None => &mut self.spare_spectrum,
+            };
+            fft.process(self.first_bin, &mut first.spectrum, second_spectrum);
+        }
+        for octave in &self.octaves {
             let first = octave.first_cq_bin;
-            octave.analyse(
-                centre,
-                &mut self.cq_magnitudes[first..first + BINS_PER_OCTAVE],
-            );
+            octave.magnitudes(&mut self.cq_magnitudes[first..first + BINS_PER_OCTAVE]);
         }
         *chroma = [0.0; NUM_CHROMA];
         for (bin, &mag) in self.cq_magnitudes.iter().enumerate() {
@@ -506,7 +570,7 @@ mod tests {
 
     #[test]
     fn latency_is_half_the_longest_filter_plus_decimator_delay() {
-        let mut planner = RealFftPlanner::new();
+        let mut planner = FftPlanner::new();
         let cq = ConstantQChroma::new(22050.0, 512, 256, 0.0, &mut planner);
         assert_eq!(cq.latency_hops(), 36);
         let cq = ConstantQChroma::new(44100.0, 1024, 256, 0.0, &mut planner);

@@ -104,23 +104,26 @@ impl HalfBandDecimator {
         let len = input.len().min(self.work.len() - history);
         self.work[history..history + len].copy_from_slice(&input[..len]);
         let mut num_out = 0;
-        let mut odd = self.next_input_odd;
-        for pos in history..history + len {
-            if odd {
-                let centre = pos - CENTRE_IDX;
-                let mut acc = self.centre_tap * self.work[centre];
-                for (pair_idx, tap) in self.pair_taps.iter().enumerate() {
-                    let dist = 1 + 2 * pair_idx;
-                    acc += tap * (self.work[centre - dist] + self.work[centre + dist]);
-                }
-                if let Some(slot) = output.get_mut(num_out) {
-                    *slot = acc;
-                    num_out += 1;
-                }
+        // `pos` walks the odd-indexed inputs; the filter spans the `NUM_TAPS` samples ending there.
+        let mut pos = history + usize::from(!self.next_input_odd);
+        while pos < history + len {
+            let Ok(taps) = <&[f32; NUM_TAPS]>::try_from(&self.work[pos + 1 - NUM_TAPS..=pos])
+            else {
+                break;
+            };
+            let mut acc = self.centre_tap * taps[CENTRE_IDX];
+            for (pair_idx, coeff) in self.pair_taps.iter().enumerate() {
+                let dist = 1 + 2 * pair_idx;
+                acc += coeff * (taps[CENTRE_IDX - dist] + taps[CENTRE_IDX + dist]);
             }
-            odd = !odd;
+            let Some(slot) = output.get_mut(num_out) else {
+                break;
+            };
+            *slot = acc;
+            num_out += 1;
+            pos += 2;
         }
-        self.next_input_odd = odd;
+        self.next_input_odd ^= len % 2 == 1;
         // Keep the newest `history` samples for the next chunk.
         self.work.copy_within(len..len + history, 0);
         num_out

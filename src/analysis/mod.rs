@@ -6,6 +6,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`hop`] | mono ring of the newest window, Hann-windowed power spectrum |
+//! | [`fft`] | real FFTs that compute only the bins the features read |
 //! | [`kick`] | kick-band energy (default 20–120 Hz) |
 //! | [`mel`] | 128-band mel power up to 8 kHz (the seed's `melspectrogram`) |
 //! | [`onset`] | log-mel spectral flux |
@@ -20,9 +21,10 @@
 //! Frames come at a fixed feature rate (default the seed's 22050 / 512 ≈ 43.07 Hz) whatever the
 //! sample rate: `hop = round(sample_rate / feature_rate)`. A frame is emitted each time another
 //! `hop` samples have arrived. Its spectral features describe the Hann window of the last
-//! `4 · hop` samples (centred `2 · hop` before the frame's end, the seed's 2048 / 512); its chroma
-//! describes constant-Q windows centred `chroma_latency_hops() · hop` before the end (about 0.84
-//! s: the bass filters are 1.6 s long). Both offsets travel in every frame.
+//! `≈ 4 · hop` samples (the seed's 2048 / 512; exactly 4 hops at 22.05 and 44.1 kHz, the nearest
+//! fast FFT size elsewhere, see [`hop`]), centred half a window (`≈ 2 · hop`) before the frame's
+//! end; its chroma describes constant-Q windows centred `chroma_latency_hops() · hop` before the
+//! end (about 0.84 s: the bass filters are 1.6 s long). Both offsets travel in every frame.
 //!
 //! Everything is computed per sample or per hop, never per host block, so the frames do not
 //! depend on the host's block sizes (a test checks 1, 64, 511 and 4096 give identical frames).
@@ -43,6 +45,7 @@
 pub mod chroma;
 pub mod decimate;
 pub mod decode;
+pub mod fft;
 pub mod hop;
 pub mod kick;
 pub mod mel;
@@ -51,11 +54,11 @@ pub mod offline;
 pub mod onset;
 pub mod tuning;
 
-use realfft::RealFftPlanner;
+use rustfft::FftPlanner;
 
 use crate::bridge::{FeatureFrame, NUM_CHROMA};
 use chroma::ConstantQChroma;
-use hop::{HopRing, PowerSpectrum, WINDOW_HOPS};
+use hop::{analysis_window_len, HopRing, PowerSpectrum};
 use kick::KickBand;
 use mel::{MelBank, NUM_MEL_BANDS};
 use normalize::LiveNormalizer;
@@ -220,11 +223,13 @@ impl Analyzer {
             return Err(AnalysisError::InvalidTuning(config.tuning_cents));
         }
         let hop_samples = hop_f.round() as usize;
-        let window_len = WINDOW_HOPS * hop_samples;
+        let window_len = analysis_window_len(hop_samples);
         let hop_s = hop_samples as f64 / f64::from(sr);
-        let mut planner = RealFftPlanner::new();
-        let tonal_spectrum = PowerSpectrum::new(window_len, f64::from(sr), &mut planner);
-        let kick_spectrum = PowerSpectrum::new(window_len, f64::from(sr), &mut planner);
+        let mut planner = FftPlanner::new();
+        // Nothing reads the spectrum above the mel bank's 8 kHz.
+        let max_hz = mel::MEL_FMAX_HZ;
+        let tonal_spectrum = PowerSpectrum::new(window_len, f64::from(sr), max_hz, &mut planner);
+        let kick_spectrum = PowerSpectrum::new(window_len, f64::from(sr), max_hz, &mut planner);
         let num_bins = tonal_spectrum.power().len();
         let bin_hz = tonal_spectrum.bin_hz();
         Ok(Self {
@@ -272,9 +277,15 @@ impl Analyzer {
         self.sample_rate_hz
     }
 
-    /// Hops from the centre of the spectral window to the frame's end.
+    /// Samples from the centre of the spectral window to the frame's end (half the window).
+    pub fn spectral_latency_samples(&self) -> usize {
+        self.main_ring.len() / 2
+    }
+
+    /// [`spectral_latency_samples`](Self::spectral_latency_samples) in whole hops (2: the
+    /// window is within half a percent of four hops).
     pub fn spectral_latency_hops(&self) -> usize {
-        WINDOW_HOPS / 2
+        (self.spectral_latency_samples() as f64 / self.hop_samples as f64).round() as usize
     }
 
     /// Hops from the centre of the chroma's windows to the frame's end.
@@ -283,7 +294,8 @@ impl Analyzer {
     }
 
     /// Sets the kick band; allocation-free, for the audio thread (takes effect at the next
-    /// frame).
+    /// frame). The spectrum is computed up to 8 kHz, the mel bank's top, so a band reaching
+    /// higher counts only its part below.
     pub fn set_kick_band(&mut self, low_hz: f32, high_hz: f32) {
         if (low_hz, high_hz) != self.kick_edges_hz {
             let num_bins = self.tonal_spectrum.power().len();
@@ -424,7 +436,7 @@ impl Analyzer {
             tempo_bpm: transport.tempo_bpm.unwrap_or(0.0) as f32,
             sample_rate_hz: self.sample_rate_hz,
             hop_samples: self.hop_samples as u32,
-            spectral_latency_samples: (self.spectral_latency_hops() * self.hop_samples) as u32,
+            spectral_latency_samples: self.spectral_latency_samples() as u32,
             chroma_latency_samples: (self.chroma_latency_hops() * self.hop_samples) as u32,
             kick_from_sidechain: self.hop_kick_from_side,
             tonal_from_sidechain: self.hop_tonal_from_side,

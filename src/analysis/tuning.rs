@@ -14,7 +14,7 @@
 
 use realfft::RealFftPlanner;
 
-use super::hop::{next_fast_fft_len, REFERENCE_FFT_SIZE, REFERENCE_SAMPLE_RATE_HZ};
+use super::hop::{nearest_fast_len, REFERENCE_FFT_SIZE, REFERENCE_SAMPLE_RATE_HZ};
 
 /// Constant-Q bins per octave the estimate is expressed in (`chroma_cqt`'s 36).
 pub const TUNING_BINS_PER_OCTAVE: f32 = 36.0;
@@ -36,11 +36,13 @@ pub fn tuning_bins_to_cents(tuning_bins: f32) -> f32 {
 /// 36-per-octave bin (-0.5 to 0.49), as `librosa.estimate_tuning(y, sr, bins_per_octave=36)`.
 /// 0 when the signal has no pitched peaks.
 pub fn estimate_tuning(samples: &[f32], sample_rate_hz: f64) -> f32 {
-    // The seed's 2048-point window at 22.05 kHz, the same duration at other rates.
-    let window_len = ((REFERENCE_FFT_SIZE as f64 * sample_rate_hz / REFERENCE_SAMPLE_RATE_HZ)
-        .round() as usize)
-        .max(16);
-    let fft_len = next_fast_fft_len(window_len);
+    // The seed's 2048-point window at 22.05 kHz, about the same duration at other rates, at a
+    // fast FFT length and without zero padding (which would bias the peak interpolation).
+    let window_len = nearest_fast_len(
+        ((REFERENCE_FFT_SIZE as f64 * sample_rate_hz / REFERENCE_SAMPLE_RATE_HZ).round() as usize)
+            .max(16),
+    );
+    let fft_len = window_len;
     let hop = window_len / 4;
     let window: Vec<f32> = (0..window_len)
         .map(|n| {
