@@ -18,7 +18,9 @@
 //!   normalisation, referred to 22.05 kHz so values do not depend on the sample rate) and made
 //!   sparse by dropping the smallest coefficients that hold 1 % of the L1 mass (librosa's
 //!   `sparsify_rows(quantile=0.01)`). A frame's bin is then `|sum_k K[k] · X[k]|` over the
-//!   non-negative FFT bins of that octave's frame, as librosa's `__cqt_response`.
+//!   non-negative FFT bins of that octave's frame, as librosa's `__cqt_response`. Two octaves
+//!   share one complex FFT, and only the bins the kernels touch are unpacked
+//!   ([`super::fft::PairedRealFft`]).
 //! * **Alignment.** librosa centres every octave's window on the frame time. Here every octave's
 //!   window is centred on the same past time, `latency_hops()` hops before the newest sample,
 //!   so the 12 classes of one frame describe one moment (as in librosa) rather than mixing the
