@@ -192,6 +192,12 @@ impl SongAnalysis {
             timeline.live.push(spectral.live);
             timeline.chroma.push(harmonic.chroma);
         }
+        // librosa's first onset is 0 (its grid has no frame before frame 0 to compare with);
+        // ours compared with the window half before the start, which in an excerpt that starts
+        // mid-music reads as the loudest onset of the song.
+        if let Some(first) = timeline.onset.first_mut() {
+            *first = 0.0;
+        }
         timeline
     }
 
