@@ -24,6 +24,8 @@ enum Command {
     Inspect(cli::inspect::Args),
     /// Model weights: list what is installed and whether it verifies, download what is missing.
     Weights(cli::weights_fetch::Args),
+    /// Write a song's audio features (kick, power, rise, onset, chroma) as CSV, one row per frame.
+    Features(cli::features::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Weights(args) => cli::weights_fetch::run(args),
+        Command::Features(args) => cli::features::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
