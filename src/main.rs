@@ -22,12 +22,18 @@ struct Cli {
 enum Command {
     /// Inspect a checkpoint file: its format, tensor keys and shapes.
     Inspect(cli::inspect::Args),
+    /// Generate BigGAN-deep images for classes and noise, as PNG files.
+    Generate(cli::generate::Args),
+    /// Manage model weights (convert checkpoints into burn's format).
+    Weights(cli::weights::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Generate(args) => cli::generate::run(args),
+        Command::Weights(args) => cli::weights::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

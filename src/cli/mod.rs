@@ -1,3 +1,6 @@
 //! The CLI's subcommands, one module each.
 
+pub mod generate;
 pub mod inspect;
+pub mod npy;
+pub mod weights;

@@ -35,7 +35,7 @@ pub enum CheckpointError {
     },
     /// A tensor the model needs is not in the file.
     #[error(
-        "{path} has no tensor `{key}`: it is not a checkpoint of this model \
+        "{path} has no tensor `{key}`: it is incomplete or a checkpoint of another model \
          (it holds {num_keys} tensors, e.g. {example_keys})"
     )]
     MissingKey {
@@ -192,7 +192,11 @@ impl Checkpoint {
     }
 
     /// Reads `key` as f32 (f64, f16 and bf16 are converted), checking it has `expected_shape`.
-    pub fn tensor(&self, key: &str, expected_shape: &[usize]) -> Result<FloatTensor, CheckpointError> {
+    pub fn tensor(
+        &self,
+        key: &str,
+        expected_shape: &[usize],
+    ) -> Result<FloatTensor, CheckpointError> {
         let tensor = self.tensor_any_shape(key)?;
         if tensor.shape != expected_shape {
             return Err(CheckpointError::ShapeMismatch {
