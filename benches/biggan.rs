@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use deep_visualizer::models::biggan::exec::ExecOptions;
+use deep_visualizer::models::biggan::exec::{ConvOp, ExecOptions};
 use deep_visualizer::models::biggan::{truncated_noise_sample, BigGan, BigGanConfig};
 use deep_visualizer::models::device::{ComputeBackend, ComputeDevice, DevicePreference};
 
@@ -76,6 +76,10 @@ fn ops(device: &burn::tensor::Device) {
         let x = Tensor::<4>::random([1, cin, hw, hw], Distribution::Default, device);
         let w = Tensor::<4>::random([cout, cin, k, k], Distribution::Default, device);
         let b = Tensor::<1>::random([cout], Distribution::Default, device);
+        let op = ConvOp::new(w.clone(), Some(b.clone()), k / 2, &ExecOptions::default());
+        time_op(&format!("matmul conv{k}x{k} {cin}->{cout} @{hw}"), 5, || {
+            sync(op.forward(x.clone()))
+        });
         time_op(&format!("conv{k}x{k} {cin}->{cout} @{hw}"), 5, || {
             sync(conv2d(
                 x.clone(),
@@ -257,6 +261,7 @@ fn main() {
                     let options = ExecOptions {
                         matmul_convs,
                         subpixel_upsampling,
+                        ..ExecOptions::default()
                     };
                     if options == ExecOptions::default() {
                         continue;

@@ -24,6 +24,9 @@ pub struct ExecOptions {
     /// Up-sampling 3×3 convolutions as four 2×2 phase convolutions (else up-sample, then
     /// convolve, as the original).
     pub subpixel_upsampling: bool,
+    /// The largest im2col matrix built at once, in elements; larger ones are built per
+    /// sample and band of rows.
+    pub max_im2col_elements: usize,
 }
 
 impl Default for ExecOptions {
@@ -31,6 +34,7 @@ impl Default for ExecOptions {
         Self {
             matmul_convs: true,
             subpixel_upsampling: true,
+            max_im2col_elements: 16 << 20,
         }
     }
 }
@@ -57,13 +61,20 @@ pub enum ConvOp {
         kernel: usize,
         /// Zero padding on every side.
         padding: usize,
+        /// See [`ExecOptions::max_im2col_elements`].
+        max_im2col_elements: usize,
     },
 }
 
 impl ConvOp {
-    /// Prepares `weight` (`[out, in, k, k]`) and `bias` for the chosen formulation.
-    pub fn new(weight: Tensor<4>, bias: Option<Tensor<1>>, padding: usize, matmul: bool) -> Self {
-        if !matmul {
+    /// Prepares `weight` (`[out, in, k, k]`) and `bias` for the formulation `options` choose.
+    pub fn new(
+        weight: Tensor<4>,
+        bias: Option<Tensor<1>>,
+        padding: usize,
+        options: &ExecOptions,
+    ) -> Self {
+        if !options.matmul_convs {
             return Self::Direct {
                 weight,
                 bias,
@@ -79,14 +90,20 @@ impl ConvOp {
             bias: bias.map(|b| b.reshape([1, c_out, 1])),
             kernel,
             padding,
+            max_im2col_elements: options.max_im2col_elements,
         }
     }
 
     /// A module convolution with "same" padding.
-    pub fn from_module(conv: &Conv2d, matmul: bool) -> Self {
+    pub fn from_module(conv: &Conv2d, options: &ExecOptions) -> Self {
         let weight = conv.weight.val();
         let padding = weight.dims()[2] / 2;
-        Self::new(weight, conv.bias.as_ref().map(|b| b.val()), padding, matmul)
+        Self::new(
+            weight,
+            conv.bias.as_ref().map(|b| b.val()),
+            padding,
+            options,
+        )
     }
 
     /// `[B, in, H, W]` -> `[B, out, H + 2p - k + 1, W + 2p - k + 1]`.
@@ -107,23 +124,62 @@ impl ConvOp {
                 bias,
                 kernel,
                 padding,
+                max_im2col_elements,
             } => {
-                let [batch, _, height, width] = x.dims();
+                let [batch, c_in, height, width] = x.dims();
                 let c_out = weight.dims()[1];
                 let (out_h, out_w) = (
                     height + 2 * padding + 1 - kernel,
                     width + 2 * padding + 1 - kernel,
                 );
-                let cols = im2col(x, *kernel, *padding); // [B, k·k·in, out_h·out_w]
-                let y = weight.clone().matmul(cols); // [B, out, out_h·out_w]
-                let y = match bias {
-                    Some(bias) => y + bias.clone(),
-                    None => y,
+                let matmul = |cols: Tensor<3>| -> Tensor<3> {
+                    let y = weight.clone().matmul(cols); // [b, out, pixels]
+                    match bias {
+                        Some(bias) => y + bias.clone(),
+                        None => y,
+                    }
+                };
+                let col_rows = kernel * kernel * c_in;
+                let y = if *kernel == 1 && *padding == 0 {
+                    matmul(x.reshape([batch, c_in, height * width]))
+                } else if batch * col_rows * out_h * out_w <= *max_im2col_elements {
+                    matmul(im2col(x, *kernel, *padding)) // [B, out, out_h·out_w]
+                } else {
+                    // Bands of output rows, one sample at a time, so the im2col matrix stays
+                    // bounded (a 512-pixel model at batch 8 would need gigabytes at once).
+                    let band_rows = (*max_im2col_elements / (col_rows * out_w)).clamp(1, out_h);
+                    let padded = pad(x, *padding);
+                    let samples = (0..batch)
+                        .map(|b| {
+                            let sample = padded.clone().narrow(0, b, 1);
+                            let bands = (0..out_h)
+                                .step_by(band_rows)
+                                .map(|row| {
+                                    let rows = band_rows.min(out_h - row);
+                                    let band = sample.clone().narrow(2, row, rows + kernel - 1);
+                                    matmul(im2col(band, *kernel, 0)) // [1, out, rows·out_w]
+                                })
+                                .collect();
+                            Tensor::cat(bands, 2)
+                        })
+                        .collect();
+                    Tensor::cat(samples, 0)
                 };
                 y.reshape([batch, c_out, out_h, out_w])
             }
         }
     }
+}
+
+/// Zero padding on both sides of the last two dimensions.
+fn pad(x: Tensor<4>, padding: usize) -> Tensor<4> {
+    if padding == 0 {
+        return x;
+    }
+    x.pad(
+        [(padding, padding), (padding, padding)],
+        PadMode::Constant(0.0),
+    )
 }
 
 /// `[B, C, H, W]` -> `[B, k·k·C, H'·W']`: row (ky, kx, c) holds input channel c shifted by
@@ -137,10 +193,7 @@ pub fn im2col(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<3> {
     if kernel == 1 && padding == 0 {
         return x.reshape([batch, channels, height * width]);
     }
-    let padded = x.pad(
-        [(padding, padding), (padding, padding)],
-        PadMode::Constant(0.0),
-    );
+    let padded = pad(x, padding);
     let mut taps = Vec::with_capacity(kernel * kernel);
     for ky in 0..kernel {
         for kx in 0..kernel {
@@ -273,8 +326,7 @@ pub struct Plan {
 impl Plan {
     /// Derives the convolutions of `module` for `options`.
     pub fn new(module: &BigGanModule, options: ExecOptions) -> Self {
-        let matmul = options.matmul_convs;
-        let conv = |c: &Conv2d| ConvOp::from_module(c, matmul);
+        let conv = |c: &Conv2d| ConvOp::from_module(c, &options);
         let layers = module
             .generator
             .layers
@@ -285,7 +337,7 @@ impl Plan {
                     let conv_1 = if subpixel {
                         let weight = subpixel_kernel(block.conv_1.weight.val());
                         let bias = block.conv_1.bias.as_ref().map(|b| b.val().repeat_dim(0, 4));
-                        ConvOp::new(weight, bias, 1, matmul)
+                        ConvOp::new(weight, bias, 1, &options)
                     } else {
                         conv(&block.conv_1)
                     };
