@@ -22,18 +22,22 @@ struct Cli {
 enum Command {
     /// Inspect a checkpoint file: its format, tensor keys and shapes.
     Inspect(cli::inspect::Args),
-    /// Model weights: list what is installed and whether it verifies, download what is missing.
-    Weights(cli::weights_fetch::Args),
+    /// Model weights: list what is installed and whether it verifies, download what is
+    /// missing, convert checkpoints into burn's format.
+    Weights(cli::weights::Args),
     /// Write a song's audio features (kick, power, rise, onset, chroma) as CSV, one row per frame.
     Features(cli::features::Args),
+    /// Generate BigGAN-deep images for classes and noise, as PNG files.
+    Generate(cli::generate::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
-        Command::Weights(args) => cli::weights_fetch::run(args),
         Command::Features(args) => cli::features::run(args),
+        Command::Generate(args) => cli::generate::run(args),
+        Command::Weights(args) => cli::weights::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,8 @@
 //! The CLI's subcommands, one module each.
 
 pub mod features;
+pub mod generate;
 pub mod inspect;
+pub mod npy;
+pub mod weights;
 pub mod weights_fetch;

@@ -10,23 +10,6 @@ use deep_visualizer::weights::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Arguments of `weights` (list and download).
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The `weights` subcommands this module provides.
-#[derive(clap::Subcommand, Debug)]
-pub enum Command {
-    /// List every model's files, where they are expected and whether they verify.
-    List(ListArgs),
-    /// Download model files that are missing or damaged, checking each against the manifest.
-    Download(DownloadArgs),
-}
-
 /// Where the files are and which list describes them; shared by `list` and `download`.
 #[derive(clap::Args, Debug)]
 pub struct Location {
@@ -65,14 +48,6 @@ pub struct DownloadArgs {
     /// Print no progress bars.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-/// Runs a `weights` subcommand.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    match args.command {
-        Command::List(args) => run_list(args),
-        Command::Download(args) => run_download(args),
-    }
 }
 
 /// The built-in manifest, or the one given with `--manifest`.

@@ -35,7 +35,7 @@ pub enum CheckpointError {
     },
     /// A tensor the model needs is not in the file.
     #[error(
-        "{path} has no tensor `{key}`: it is not a checkpoint of this model \
+        "{path} has no tensor `{key}`: it is incomplete or a checkpoint of another model \
          (it holds {num_keys} tensors, e.g. {example_keys})"
     )]
     MissingKey {

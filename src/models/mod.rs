@@ -1,4 +1,6 @@
 //! Neural networks and everything needed to load them: checkpoint reading, device choice,
 //! BigGAN-deep and InceptionV1/DeepDream.
 
+pub mod biggan;
 pub mod checkpoint;
+pub mod device;
