@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
+pub mod director;
+pub mod engine;
+pub mod export;
 pub mod models;
 pub mod params;
 
