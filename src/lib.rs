@@ -5,29 +5,100 @@
 //! the host's audio passes through bit for bit.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use nice_plug::prelude::*;
 
+pub mod analysis;
+pub mod bridge;
 pub mod director;
 pub mod engine;
 pub mod export;
 pub mod models;
 pub mod params;
 
+use analysis::{Analyzer, AnalyzerConfig, Source, TransportInfo};
+use bridge::{
+    FeatureConsumer, FeatureProducer, LatestFeaturesInput, LatestFeaturesOutput,
+    DEFAULT_FEATURE_QUEUE_CAPACITY,
+};
 pub use params::DeepVisualizerParams;
+use params::FeatureInput;
+
+/// A reading end that one consumer takes once, on the main thread; the audio thread never
+/// touches it.
+pub type TakeOnce<T> = Arc<Mutex<Option<T>>>;
 
 /// The plugin instance the host talks to.
 pub struct DeepVisualizer {
     /// Parameters and persisted state, shared with the host's wrappers (and later the editor).
     params: Arc<DeepVisualizerParams>,
+    /// The feature extractor, built in `activate()` for the host's sample rate; `None` before
+    /// that or when the rate is unsupported (audio still passes through).
+    analyzer: Option<Analyzer>,
+    /// Audio-thread end of the feature queue. The queue lives as long as the instance, so a
+    /// re-activation does not strand the render thread's end.
+    feature_tx: FeatureProducer,
+    /// The render thread's end of the feature queue, until it takes it.
+    feature_rx: TakeOnce<FeatureConsumer>,
+    /// Audio-thread end of the newest-frame triple buffer.
+    latest_tx: LatestFeaturesInput,
+    /// The editor's end of the newest-frame triple buffer, until it takes it.
+    latest_rx: TakeOnce<LatestFeaturesOutput>,
+    /// Debug builds only: allocate in `process()` on purpose, so a test can prove that the
+    /// allocation checker (`assert_process_allocs`) is armed in the built plugin library.
+    #[cfg(debug_assertions)]
+    debug_allocate_in_process: bool,
 }
 
 impl Default for DeepVisualizer {
     fn default() -> Self {
+        let (feature_tx, feature_rx) = bridge::feature_queue(DEFAULT_FEATURE_QUEUE_CAPACITY);
+        let (latest_tx, latest_rx) = bridge::latest_features();
         Self {
             params: Arc::new(DeepVisualizerParams::default()),
+            analyzer: None,
+            feature_tx,
+            feature_rx: Arc::new(Mutex::new(Some(feature_rx))),
+            latest_tx,
+            latest_rx: Arc::new(Mutex::new(Some(latest_rx))),
+            #[cfg(debug_assertions)]
+            debug_allocate_in_process: false,
         }
+    }
+}
+
+impl DeepVisualizer {
+    /// Takes the reading end of the feature queue (every FeatureFrame, in order). Returns it
+    /// once; later calls get `None`. Call it on the main thread, e.g. when starting the render
+    /// thread.
+    pub fn take_feature_consumer(&self) -> Option<FeatureConsumer> {
+        self.feature_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// The slot holding the feature queue's reading end, for a component created before it
+    /// knows whether it will need it (e.g. the editor starting the render thread later).
+    pub fn feature_consumer_slot(&self) -> TakeOnce<FeatureConsumer> {
+        self.feature_rx.clone()
+    }
+
+    /// Takes the reading end of the newest-frame triple buffer (for meters). Returns it once.
+    pub fn take_latest_features(&self) -> Option<LatestFeaturesOutput> {
+        self.latest_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// The analysis source a parameter value selects.
+fn source_of(input: FeatureInput) -> Source {
+    match input {
+        FeatureInput::Main => Source::Main,
+        FeatureInput::Sidechain => Source::Sidechain,
     }
 }
 
@@ -91,20 +162,87 @@ impl Plugin for DeepVisualizer {
     fn activate(
         &mut self,
         _audio_io_layout: &AudioIOLayout,
-        _buffer_config: &BufferConfig,
+        buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        #[cfg(debug_assertions)]
+        {
+            self.debug_allocate_in_process =
+                std::env::var_os("DEEP_VISUALIZER_DEBUG_ALLOCATE_IN_PROCESS").is_some();
+        }
+        // The Analyzer works through any block in fixed internal chunks, so only the sample rate
+        // sizes it; the maximum block size needs no buffer of its own.
+        let sample_rate_hz = buffer_config.sample_rate;
+        if self
+            .analyzer
+            .as_ref()
+            .is_some_and(|a| a.sample_rate_hz() == sample_rate_hz)
+        {
+            // Hosts re-activate in bursts (e.g. while restoring state); `reset()` follows.
+            return true;
+        }
+        let analysis = &self.params.analysis;
+        let mut config = AnalyzerConfig::new(sample_rate_hz);
+        config.kick_low_hz = analysis.kick_low_hz.value();
+        config.kick_high_hz = analysis.kick_high_hz.value();
+        self.analyzer = match Analyzer::new(&config) {
+            Ok(analyzer) => Some(analyzer),
+            Err(err) => {
+                // Audio still passes through; only the visuals have nothing to show.
+                nice_log!("audio analysis is off: {err}");
+                None
+            }
+        };
         true
+    }
+
+    fn reset(&mut self) {
+        if let Some(analyzer) = self.analyzer.as_mut() {
+            analyzer.reset();
+        }
     }
 
     fn process(
         &mut self,
-        _buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        buffer: &mut Buffer,
+        aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        // The wrappers hand us the output buffers already holding the input, so leaving them
-        // untouched is the bit-exact pass-through.
+        #[cfg(debug_assertions)]
+        if self.debug_allocate_in_process {
+            std::hint::black_box(vec![0u8; 64]);
+        }
+        // The wrappers hand us the output buffers already holding the input, so only reading
+        // them is the bit-exact pass-through.
+        let Some(analyzer) = self.analyzer.as_mut() else {
+            return ProcessStatus::Normal;
+        };
+        let analysis = &self.params.analysis;
+        analyzer.set_kick_band(analysis.kick_low_hz.value(), analysis.kick_high_hz.value());
+        analyzer.set_sources(
+            source_of(analysis.kick_input.value()),
+            source_of(analysis.tonal_input.value()),
+        );
+        let host = context.transport();
+        let transport = TransportInfo {
+            position_samples: host.pos_samples(),
+            tempo_bpm: host.tempo,
+            playing: host.playing,
+        };
+        let sidechain = aux.inputs.first().map(|side| side.as_slice_immutable());
+        let feature_tx = &mut self.feature_tx;
+        let latest_tx = &mut self.latest_tx;
+        analyzer.process(
+            buffer.as_slice_immutable(),
+            sidechain,
+            &transport,
+            |frame| {
+                // A full queue counts the frame as dropped; the newest value still reaches
+                // the meters.
+                feature_tx.push(*frame);
+                latest_tx.publish(*frame);
+            },
+        );
         ProcessStatus::Normal
     }
 }

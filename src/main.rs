@@ -26,6 +26,8 @@ enum Command {
     Generate(cli::generate::Args),
     /// Manage model weights (convert checkpoints into burn's format).
     Weights(cli::weights::Args),
+    /// Write a song's audio features (kick, power, rise, onset, chroma) as CSV, one row per frame.
+    Features(cli::features::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Weights(args) => cli::weights::run(args),
+        Command::Features(args) => cli::features::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

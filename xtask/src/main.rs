@@ -1,1 +1,3 @@
-fn main() -> nice_plug_xtask::Result<()> { nice_plug_xtask::main() }
+fn main() -> nice_plug_xtask::Result<()> {
+    nice_plug_xtask::main()
+}
