@@ -4,4 +4,5 @@ pub mod features;
 pub mod generate;
 pub mod inspect;
 pub mod npy;
+pub mod render;
 pub mod weights;
