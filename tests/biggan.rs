@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use deep_visualizer::models::biggan::exec::ExecOptions;
 use deep_visualizer::models::biggan::{pixel_value, BigGan, BigGanConfig, BigGanError};
 use deep_visualizer::models::checkpoint::Checkpoint;
 use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
@@ -155,10 +156,23 @@ fn tiny128_every_block_and_image_matches_pytorch_on_cpu_legacy_format() {
     check_cases("tiny128", &model, CPU_TOLERANCE, false);
 }
 
+/// Every way of computing the convolutions (burn's conv2d or matrix products; sub-pixel or
+/// explicit up-sampling) matches PyTorch block by block.
 #[test]
-fn tiny128_direct_upsampling_path_matches_pytorch_too() {
-    let model = load_tiny128("tiny128/pytorch_model.bin", &cpu()).without_fast_paths();
-    check_cases("tiny128", &model, CPU_TOLERANCE, true);
+fn tiny128_every_convolution_formulation_matches_pytorch() {
+    let model = load_tiny128("tiny128/pytorch_model.bin", &cpu());
+    for matmul_convs in [false, true] {
+        for subpixel_upsampling in [false, true] {
+            let options = ExecOptions {
+                matmul_convs,
+                subpixel_upsampling,
+            };
+            eprintln!("{options:?}");
+            let model = load_tiny128("tiny128.safetensors", &cpu()).with_exec_options(options);
+            check_cases("tiny128", &model, CPU_TOLERANCE, true);
+        }
+    }
+    drop(model);
 }
 
 #[test]
@@ -201,6 +215,9 @@ fn burnpack_round_trip_is_exact_and_preferred_when_present() {
         let z = reference.tensor::<2>("t0p123/z", &cpu());
         let y = reference.tensor::<2>("t0p123/y", &cpu());
         let want = values(source.generate(z.clone(), y.clone(), 0.123).unwrap());
+        // The second call reuses the cached batch-norm normalisations.
+        let again = values(source.generate(z.clone(), y.clone(), 0.123).unwrap());
+        assert_eq!(again, want, "a repeated call gives other images");
         let got = values(loaded.generate(z, y, 0.123).unwrap());
         assert_eq!(got, want, "burnpack from {}", path.display());
     }
@@ -617,6 +634,18 @@ fn tiny128_matches_pytorch_on_wgpu() {
         }
     };
     eprintln!("device: {device}");
-    let model = load_tiny128("tiny128/pytorch_model.bin", device.device());
+    // Through burn's format, as the Director loads converted weights.
+    let dir = tempfile::tempdir().unwrap();
+    let bpk = dir.path().join("biggan.bpk");
+    load_tiny128("tiny128/pytorch_model.bin", &cpu())
+        .save_burnpack(&bpk)
+        .unwrap();
+    let model = BigGan::load(&bpk, device.device()).unwrap();
     check_cases("tiny128", &model, WGPU_TOLERANCE, true);
+}
+
+#[test]
+fn the_model_can_move_to_and_be_shared_with_a_render_thread() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<BigGan>();
 }

@@ -225,6 +225,14 @@ def float32_noise(model, z, y, truncation, image):
     return noise
 
 
+def same_tensors(path, state):
+    """Whether `path` holds exactly the tensors of `state`."""
+    if not os.path.exists(path):
+        return False
+    saved = torch.load(path)
+    return saved.keys() == state.keys() and all(torch.equal(saved[k], v) for k, v in state.items())
+
+
 def save_state_dicts(model, name, formats):
     state = model.state_dict()
     # The published checkpoints hold exactly the state dict; keep it contiguous and unshared.
@@ -234,8 +242,11 @@ def save_state_dicts(model, name, formats):
     with open(os.path.join(directory, "config.json"), "w") as f:
         f.write(model.config.to_json_string())
     if "legacy" in formats:
-        torch.save(state, os.path.join(directory, "pytorch_model.bin"),
-                   _use_new_zipfile_serialization=False)
+        # The legacy format names storages by their memory addresses, so its bytes differ
+        # from run to run; an existing file with the same tensors is kept as it is.
+        legacy = os.path.join(directory, "pytorch_model.bin")
+        if not same_tensors(legacy, state):
+            torch.save(state, legacy, _use_new_zipfile_serialization=False)
     if "zip" in formats:
         torch.save(state, os.path.join(OUT, f"{name}_zip.bin"))
     if "safetensors" in formats:

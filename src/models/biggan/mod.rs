@@ -22,11 +22,13 @@
 //! several times faster and is preferred when present.
 
 mod config;
+pub mod exec;
 pub mod load;
 pub mod model;
 mod noise;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_store::{BurnpackStore, ModuleSnapshot};
@@ -36,7 +38,8 @@ pub use model::{Observer, StatsRow, Trace};
 pub use noise::{truncated_noise_sample, TRUNCATION_BOUND};
 
 use crate::models::checkpoint::{Checkpoint, CheckpointError};
-use model::{BigGanModule, Layer, SubpixelConv};
+use exec::{ExecOptions, Plan};
+use model::{BigGanModule, Normalizations};
 
 /// The configuration file in a weights directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -121,8 +124,11 @@ pub struct BigGan {
     config: BigGanConfig,
     /// Weights, spectral norms folded.
     module: BigGanModule,
-    /// Derived kernels for the fast path of each `layers.{i}` (up-sampling blocks only).
-    plans: Vec<Option<SubpixelConv>>,
+    /// The convolutions in the form they run in, derived from `module`.
+    plan: Plan,
+    /// The batch-norm normalisations of the last truncation used, with its bits: the
+    /// Director rarely changes the truncation, so most frames reuse them.
+    norms: Mutex<Option<(u64, Arc<Normalizations>)>>,
     /// Where the weights live.
     device: Device,
 }
@@ -243,21 +249,12 @@ impl BigGan {
     }
 
     fn from_module(config: BigGanConfig, module: BigGanModule, device: &Device) -> Self {
-        let plans = module
-            .generator
-            .layers
-            .iter()
-            .map(|layer| match layer {
-                Layer::Block(block) if block.up_sample => {
-                    Some(SubpixelConv::from_conv3x3(&block.conv_1))
-                }
-                _ => None,
-            })
-            .collect();
+        let plan = Plan::new(&module, ExecOptions::default());
         Self {
             config,
             module,
-            plans,
+            plan,
+            norms: Mutex::new(None),
             device: device.clone(),
         }
     }
@@ -288,13 +285,14 @@ impl BigGan {
         truncation: f64,
     ) -> Result<Tensor<4>, BigGanError> {
         let row = self.check_inputs(&z, &y, truncation)?;
+        let norms = self.normalizations(truncation, row);
         Ok(model::forward(
             &self.module,
             &self.config,
-            &self.plans,
+            &self.plan,
+            &norms,
             z,
             y,
-            row,
             None,
         ))
     }
@@ -350,22 +348,47 @@ impl BigGan {
         observer: Observer<'_>,
     ) -> Result<Tensor<4>, BigGanError> {
         let row = self.check_inputs(&z, &y, truncation)?;
+        let norms = self.normalizations(truncation, row);
         Ok(model::forward(
             &self.module,
             &self.config,
-            &self.plans,
+            &self.plan,
+            &norms,
             z,
             y,
-            row,
             Some(observer),
         ))
     }
 
-    /// The same model without the up-sampling fast path (3×3 convolutions of explicitly
-    /// up-sampled tensors, as the original computes them), to check and time the fast path.
-    pub fn without_fast_paths(mut self) -> Self {
-        self.plans.iter_mut().for_each(|plan| *plan = None);
+    /// The same model computing its convolutions another way (see [`ExecOptions`]); the
+    /// results agree up to float rounding. For checking and timing the formulations.
+    pub fn with_exec_options(mut self, options: ExecOptions) -> Self {
+        self.plan = Plan::new(&self.module, options);
         self
+    }
+
+    /// How the convolutions are computed.
+    pub fn exec_options(&self) -> ExecOptions {
+        self.plan.options
+    }
+
+    /// The batch-norm normalisations for `truncation`, reused while it does not change.
+    fn normalizations(&self, truncation: f64, row: StatsRow) -> Arc<Normalizations> {
+        let key = truncation.to_bits();
+        // A poisoned lock only means another thread panicked mid-update; the cache is then
+        // recomputed, so the guard is taken either way.
+        let mut cache = self
+            .norms
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some((cached_key, norms)) = cache.as_ref() {
+            if *cached_key == key {
+                return norms.clone();
+            }
+        }
+        let norms = Arc::new(Normalizations::new(&self.module, row, self.config.eps));
+        *cache = Some((key, norms.clone()));
+        norms
     }
 
     fn check_inputs(

@@ -12,6 +12,7 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 
 use super::config::BigGanConfig;
+use super::exec::{AttentionPlan, BlockPlan, LayerPlan, Plan};
 
 /// A linear layer `y = x · weight + bias`, with the weight stored `[in, out]`.
 #[derive(Module, Debug)]
@@ -163,24 +164,35 @@ impl CondBatchNorm {
         }
     }
 
-    /// `relu((x - mean) / sqrt(var + eps) * (1 + scale(cond)) + offset(cond))`.
-    pub fn forward_relu(
-        &self,
-        x: Tensor<4>,
-        cond: &Tensor<2>,
-        row: StatsRow,
-        eps: f64,
-    ) -> Tensor<4> {
-        let [batch, channels, _, _] = x.dims();
+    /// The truncation-dependent part: the interpolated mean and `1 / sqrt(var + eps)`.
+    pub fn normalization(&self, row: StatsRow, eps: f64) -> Normalization {
         let (mean, var) = self.stats.interpolate(row); // [C], [C]
-        let inv_std = var.add_scalar(eps).sqrt().recip(); // [C]
-        let gain = self.scale.forward(cond.clone()).add_scalar(1.0) * inv_std.unsqueeze_dim::<2>(0); // [B, C]
+        let channels = mean.dims()[0];
+        Normalization {
+            mean: mean.reshape([1, channels, 1, 1]),
+            inv_std: var.add_scalar(eps).sqrt().recip().unsqueeze_dim::<2>(0),
+        }
+    }
+
+    /// `relu((x - mean) / sqrt(var + eps) * (1 + scale(cond)) + offset(cond))`.
+    pub fn forward_relu(&self, x: Tensor<4>, cond: &Tensor<2>, norm: &Normalization) -> Tensor<4> {
+        let [batch, channels, _, _] = x.dims();
+        let gain = self.scale.forward(cond.clone()).add_scalar(1.0) * norm.inv_std.clone(); // [B, C]
         let bias = self.offset.forward(cond.clone()); // [B, C]
-        let centred = x - mean.reshape([1, channels, 1, 1]); // [B, C, H, W]
+        let centred = x - norm.mean.clone(); // [B, C, H, W]
         relu(
             centred * gain.reshape([batch, channels, 1, 1]) + bias.reshape([batch, channels, 1, 1]),
         )
     }
+}
+
+/// The truncation-dependent part of a conditional batch norm.
+#[derive(Debug, Clone)]
+pub struct Normalization {
+    /// `[1, C, 1, 1]` interpolated mean.
+    pub mean: Tensor<4>,
+    /// `[1, C]` `1 / sqrt(var + eps)` of the interpolated variance.
+    pub inv_std: Tensor<2>,
 }
 
 /// The final, unconditional `BigGANBatchNorm`: `F.batch_norm` with the stored statistics and
@@ -205,13 +217,22 @@ impl BatchNorm {
         }
     }
 
-    /// `relu(batch_norm(x))`, in the `x * alpha + beta` form torch's CPU kernel uses.
-    pub fn forward_relu(&self, x: Tensor<4>, row: StatsRow, eps: f64) -> Tensor<4> {
-        let channels = x.dims()[1];
+    /// `(alpha, beta)`, each `[1, C, 1, 1]`, with `batch_norm(x) = x * alpha + beta`, the form
+    /// torch's CPU kernel computes.
+    pub fn affine(&self, row: StatsRow, eps: f64) -> (Tensor<4>, Tensor<4>) {
         let (mean, var) = self.stats.interpolate(row); // [C], [C]
+        let channels = mean.dims()[0];
         let alpha = self.weight.val() * var.add_scalar(eps).sqrt().recip(); // [C]
         let beta = self.bias.val() - mean * alpha.clone(); // [C]
-        relu(x * alpha.reshape([1, channels, 1, 1]) + beta.reshape([1, channels, 1, 1]))
+        (
+            alpha.reshape([1, channels, 1, 1]),
+            beta.reshape([1, channels, 1, 1]),
+        )
+    }
+
+    /// `relu(batch_norm(x))` with `affine`'s `(alpha, beta)`.
+    pub fn forward_relu(x: Tensor<4>, affine: &(Tensor<4>, Tensor<4>)) -> Tensor<4> {
+        relu(x * affine.0.clone() + affine.1.clone())
     }
 }
 
@@ -264,33 +285,31 @@ impl GenBlock {
         }
     }
 
-    /// `[B, in, H, W]` -> `[B, out, H', W']` (H' = 2H when up-sampling).
+    /// `[B, in, H, W]` -> `[B, out, H', W']` (H' = 2H when up-sampling), with the
+    /// batch-norm normalisations `norms` for the current truncation and the convolutions of
+    /// `plan` (derived from this block's).
     pub fn forward(
         &self,
         x: Tensor<4>,
         cond: &Tensor<2>,
-        row: StatsRow,
-        eps: f64,
-        plan: Option<&SubpixelConv>,
+        norms: &[Normalization; 4],
+        plan: &BlockPlan,
     ) -> Tensor<4> {
         let c_out = self.conv_3.weight.dims()[0];
         let c_in = x.dims()[1];
-        let h = self
+        let h = plan
             .conv_0
-            .forward(self.bn_0.forward_relu(x.clone(), cond, row, eps)); // [B, mid, H, W]
-        let h = self.bn_1.forward_relu(h, cond, row, eps);
-        let h = match (self.up_sample, plan) {
-            (true, Some(subpixel)) => subpixel.forward(h), // [B, mid, 2H, 2W]
-            (true, None) => self.conv_1.forward(upsample_nearest_2x(h)),
-            (false, _) => self.conv_1.forward(h),
-        };
-        let h = self
+            .forward(self.bn_0.forward_relu(x.clone(), cond, &norms[0])); // [B, mid, H, W]
+        let h = self.bn_1.forward_relu(h, cond, &norms[1]);
+        let h = plan.conv_1(h, self.up_sample); // [B, mid, H', W']
+        let h = plan
             .conv_2
-            .forward(self.bn_2.forward_relu(h, cond, row, eps)); // [B, mid, H', W']
-        let h = self
+            .forward(self.bn_2.forward_relu(h, cond, &norms[2])); // [B, mid, H', W']
+        let h = plan
             .conv_3
-            .forward(self.bn_3.forward_relu(h, cond, row, eps)); // [B, out, H', W']
-                                                                 // The skip connection drops channels (keeps the first `in/2`) instead of a 1×1 conv.
+            .forward(self.bn_3.forward_relu(h, cond, &norms[3])); // [B, out, H', W']
+
+        // The skip connection drops channels (keeps the first `in/2`) instead of a 1×1 conv.
         let skip = if c_in != c_out {
             x.narrow(1, 0, c_in / 2)
         } else {
@@ -332,28 +351,23 @@ impl SelfAttn {
         }
     }
 
-    /// `[B, C, H, W]` -> `[B, C, H, W]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `[B, C, H, W]` -> `[B, C, H, W]`, with the convolutions of `plan`.
+    pub fn forward(&self, x: Tensor<4>, plan: &AttentionPlan) -> Tensor<4> {
         let [batch, channels, height, width] = x.dims();
         let positions = height * width;
         let pool = |t: Tensor<4>| max_pool2d(t, MaxPoolOptions::new([2, 2]));
         // Flattening is row-major over (h, w), as `.view` does on a contiguous NCHW tensor.
-        let theta =
-            self.snconv1x1_theta
-                .forward(x.clone())
-                .reshape([batch, channels / 8, positions]); // [B, C/8, HW]
-        let phi = pool(self.snconv1x1_phi.forward(x.clone())).reshape([
-            batch,
-            channels / 8,
-            positions / 4,
-        ]); // [B, C/8, HW/4]
-        let attn = softmax(theta.swap_dims(1, 2).matmul(phi), 2); // [B, HW, HW/4]
-        let g =
-            pool(self.snconv1x1_g.forward(x.clone())).reshape([batch, channels / 2, positions / 4]); // [B, C/2, HW/4]
+        let theta = plan
+            .theta
+            .forward(x.clone())
+            .reshape([batch, channels / 8, positions]); // [B, C/8, HW]
+        let phi = pool(plan.phi.forward(x.clone())).reshape([batch, channels / 8, positions / 4]); // [B, C/8, HW/4]
+        let attn = softmax(theta.swap_dims(1, 2).matmul(phi), 2); // [B, HW, HW/4], no 1/sqrt(d)
+        let g = pool(plan.g.forward(x.clone())).reshape([batch, channels / 2, positions / 4]); // [B, C/2, HW/4]
         let attn_g = g
             .matmul(attn.swap_dims(1, 2))
             .reshape([batch, channels / 2, height, width]); // [B, C/2, H, W]
-        let o = self.snconv1x1_o_conv.forward(attn_g); // [B, C, H, W]
+        let o = plan.o_conv.forward(attn_g); // [B, C, H, W]
         x + o * self.gamma.val().reshape([1, 1, 1, 1])
     }
 }
@@ -432,18 +446,51 @@ pub type Trace = Vec<(String, Tensor<4>)>;
 /// then `bn` (final BN + ReLU) and `image`.
 pub type Observer<'a> = &'a mut dyn FnMut(&str, &Tensor<4>);
 
+/// Every batch norm's truncation-dependent part, computed once per truncation.
+#[derive(Debug, Clone)]
+pub struct Normalizations {
+    /// For each `layers.{i}`: its four conditional BNs (`None` for the attention block).
+    pub blocks: Vec<Option<[Normalization; 4]>>,
+    /// The final BN's `(alpha, beta)`.
+    pub last: (Tensor<4>, Tensor<4>),
+}
+
+impl Normalizations {
+    /// The normalisations of every batch norm of `module` for statistics row `row`.
+    pub fn new(module: &BigGanModule, row: StatsRow, eps: f64) -> Self {
+        let blocks = module
+            .generator
+            .layers
+            .iter()
+            .map(|layer| match layer {
+                Layer::Block(block) => Some([
+                    block.bn_0.normalization(row, eps),
+                    block.bn_1.normalization(row, eps),
+                    block.bn_2.normalization(row, eps),
+                    block.bn_3.normalization(row, eps),
+                ]),
+                Layer::Attention(_) => None,
+            })
+            .collect();
+        Self {
+            blocks,
+            last: module.generator.bn.affine(row, eps),
+        }
+    }
+}
+
 /// The forward pass. `z`: `[B, z_dim]`, `y`: `[B, num_classes]`; returns `[B, 3, R, R]` in
-/// (-1, 1). `plans[i]` is the fast path for `layers.{i}` if it has one.
+/// (-1, 1). The convolutions run as `plan` (derived from `module`) says; `norms` come from
+/// [`Normalizations::new`] for the truncation.
 pub(crate) fn forward(
     module: &BigGanModule,
     config: &BigGanConfig,
-    plans: &[Option<SubpixelConv>],
+    plan: &Plan,
+    norms: &Normalizations,
     z: Tensor<2>,
     y: Tensor<2>,
-    row: StatsRow,
     mut observer: Option<Observer<'_>>,
 ) -> Tensor<4> {
-    let eps = config.eps;
     let batch = z.dims()[0];
     let generator = &module.generator;
     let embed = y.matmul(module.embeddings.val()); // [B, z_dim]
@@ -458,22 +505,28 @@ pub(crate) fn forward(
     if let Some(observe) = observer.as_mut() {
         observe("gen_z", &h);
     }
-    for (idx, layer) in generator.layers.iter().enumerate() {
-        h = match layer {
-            Layer::Block(block) => {
-                block.forward(h, &cond, row, eps, plans.get(idx).and_then(Option::as_ref))
+    let layers = generator.layers.iter().zip(&plan.layers).zip(&norms.blocks);
+    for (idx, ((layer, layer_plan), layer_norms)) in layers.enumerate() {
+        h = match (layer, layer_plan, layer_norms) {
+            (Layer::Block(block), LayerPlan::Block(block_plan), Some(block_norms)) => {
+                block.forward(h, &cond, block_norms, block_plan)
             }
-            Layer::Attention(attention) => attention.forward(h),
+            (Layer::Attention(attention), LayerPlan::Attention(attention_plan), None) => {
+                attention.forward(h, attention_plan)
+            }
+            _ => {
+                unreachable!("plans and normalisations are derived from the module, entry by entry")
+            }
         };
         if let Some(observe) = observer.as_mut() {
             observe(&format!("layers.{idx}"), &h);
         }
     }
-    let h = generator.bn.forward_relu(h, row, eps); // [B, ch, R, R]
+    let h = BatchNorm::forward_relu(h, &norms.last); // [B, ch, R, R]
     if let Some(observe) = observer.as_mut() {
         observe("bn", &h);
     }
-    let images = generator.conv_to_rgb.forward(h).tanh(); // [B, 3, R, R]
+    let images = plan.conv_to_rgb.forward(h).tanh(); // [B, 3, R, R]
     if let Some(observe) = observer.as_mut() {
         observe("image", &images);
     }
@@ -487,79 +540,4 @@ pub fn upsample_nearest_2x(x: Tensor<4>) -> Tensor<4> {
     x.reshape([b, c, h, 1, w, 1])
         .expand([b, c, h, 2, w, 2])
         .reshape([b, c, 2 * h, 2 * w])
-}
-
-/// A 3×3 convolution of a nearest-up-sampled input, computed without up-sampling.
-///
-/// Output pixel (2i+a, 2j+b) of `conv3x3(upsample(x))` only sees input rows i-1, i (a = 0) or
-/// i, i+1 (a = 1), and likewise for columns, because rows 2i-1, 2i, 2i+1 of the up-sampled
-/// image are copies of input rows i-1, i, i. So each of the four output phases (a, b) is a
-/// 2×2 convolution of `x` whose taps are sums of the 3×3 taps: for a = 0 the rows are
-/// (w0, w1 + w2), for a = 1 (w0 + w1, w2). All four run as one convolution with 4× the output
-/// channels and padding 1, whose (H+1)×(W+1) output holds phase (a, b) at offset (a, b).
-/// That is 16 instead of 36 multiply-adds per input pixel and channel pair, and no 4×
-/// up-sampled copy of the input. Equal to the direct form up to float rounding.
-#[derive(Debug, Clone)]
-pub struct SubpixelConv {
-    /// `[4·out, in, 2, 2]`, phases in (a, b) order, each `out` channels.
-    weight: Tensor<4>,
-    /// `[4·out]`, the bias repeated per phase.
-    bias: Option<Tensor<1>>,
-}
-
-impl SubpixelConv {
-    /// Derives the phase kernels from a 3×3 convolution.
-    pub fn from_conv3x3(conv: &Conv2d) -> Self {
-        let weight = conv.weight.val(); // [out, in, 3, 3]
-        let tap_rows = |w: &Tensor<4>, a: usize| -> Tensor<4> {
-            // Rows of the 2×2 kernel for phase a, as sums of the 3×3 rows.
-            let r = |k: usize| w.clone().narrow(2, k, 1); // [out, in, 1, 3]
-            if a == 0 {
-                Tensor::cat(vec![r(0), r(1) + r(2)], 2)
-            } else {
-                Tensor::cat(vec![r(0) + r(1), r(2)], 2)
-            } // [out, in, 2, 3]
-        };
-        let tap_cols = |w: &Tensor<4>, b: usize| -> Tensor<4> {
-            let c = |k: usize| w.clone().narrow(3, k, 1); // [out, in, 2, 1]
-            if b == 0 {
-                Tensor::cat(vec![c(0), c(1) + c(2)], 3)
-            } else {
-                Tensor::cat(vec![c(0) + c(1), c(2)], 3)
-            } // [out, in, 2, 2]
-        };
-        let mut phases = Vec::with_capacity(4);
-        for a in 0..2 {
-            let rows = tap_rows(&weight, a);
-            for b in 0..2 {
-                phases.push(tap_cols(&rows, b));
-            }
-        }
-        Self {
-            weight: Tensor::cat(phases, 0), // [4 out, in, 2, 2]
-            bias: conv.bias.as_ref().map(|bias| bias.val().repeat_dim(0, 4)),
-        }
-    }
-
-    /// `[B, in, H, W]` -> `[B, out, 2H, 2W]`, equal to `conv3x3(upsample_nearest_2x(x))`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [batch, _, height, width] = x.dims();
-        let c_out = self.weight.dims()[0] / 4;
-        let y = conv2d(
-            x,
-            self.weight.clone(),
-            self.bias.clone(),
-            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
-        ); // [B, 4 out, H+1, W+1]
-        let phase = |a: usize, b: usize| -> Tensor<4> {
-            let p = 2 * a + b;
-            y.clone()
-                .narrow(1, p * c_out, c_out)
-                .narrow(2, a, height)
-                .narrow(3, b, width) // [B, out, H, W]
-        };
-        let row = |a: usize| Tensor::stack::<5>(vec![phase(a, 0), phase(a, 1)], 4); // [B, out, H, W, 2]
-        Tensor::stack::<6>(vec![row(0), row(1)], 3) // [B, out, H, 2, W, 2]
-            .reshape([batch, c_out, 2 * height, 2 * width])
-    }
 }
