@@ -186,6 +186,15 @@ fn same_seed_renders_identical_frames_and_another_seed_does_not() {
     let hash_a = frames_hash(&a);
     assert_eq!(hash_a, frames_hash(&b));
     assert_ne!(hash_a, frames_hash(&c));
+    // The plugin's causal normalisation and Director: other frames, as many of them.
+    let live = dir.path().join("live.mp4");
+    run_ok(render(
+        &song,
+        &live,
+        &["--fps", "10", "--seed", "5", "--live"],
+    ));
+    assert_eq!(probe(&live, "v", "nb_read_frames"), "20");
+    assert_ne!(frames_hash(&live), hash_a);
 }
 
 #[test]
