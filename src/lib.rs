@@ -11,6 +11,9 @@ use nice_plug::prelude::*;
 
 pub mod analysis;
 pub mod bridge;
+pub mod director;
+pub mod engine;
+pub mod export;
 pub mod models;
 pub mod params;
 pub mod weights;

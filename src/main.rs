@@ -29,6 +29,8 @@ enum Command {
     Features(cli::features::Args),
     /// Generate BigGAN-deep images for classes and noise, as PNG files.
     Generate(cli::generate::Args),
+    /// Render a song into a music video (H.264 MP4 with the song's audio).
+    Render(cli::render::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,9 +40,22 @@ fn main() -> std::process::ExitCode {
         Command::Features(args) => cli::features::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Weights(args) => cli::weights::run(args),
+        Command::Render(args) => cli::render::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A flag error found after parsing (flags that contradict each other or the input),
+        // already formatted by clap: printed like clap's own, with its exit status 2.
+        Err(err) if err.is::<clap::Error>() => match err.downcast::<clap::Error>() {
+            Ok(clap_err) => {
+                let _ = clap_err.print();
+                std::process::ExitCode::from(clap_err.exit_code().clamp(0, 255) as u8)
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE

@@ -1,0 +1,26 @@
+//! PNG frames.
+
+use std::path::Path;
+
+use super::{ExportError, PendingFile};
+
+/// Writes an RGB8 image (row-major, `width_px × height_px × 3` bytes) as a PNG, atomically.
+pub fn write_png(
+    path: &Path,
+    rgb: &[u8],
+    width_px: u32,
+    height_px: u32,
+) -> Result<(), ExportError> {
+    let pending = PendingFile::new(path)?;
+    image::save_buffer_with_format(
+        pending.temp_path(),
+        rgb,
+        width_px,
+        height_px,
+        image::ExtendedColorType::Rgb8,
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| ExportError::io("writing", path, std::io::Error::other(e)))?;
+    pending.commit()?;
+    Ok(())
+}
