@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
+pub mod director;
+pub mod dream;
 pub mod models;
 pub mod params;
 

@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Inspect a checkpoint file: its format, tensor keys and shapes.
     Inspect(cli::inspect::Args),
+    /// DeepDream a picture with GoogLeNet/InceptionV1.
+    Dream(cli::dream::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Dream(args) => cli::dream::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

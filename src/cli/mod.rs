@@ -1,3 +1,4 @@
 //! The CLI's subcommands, one module each.
 
+pub mod dream;
 pub mod inspect;

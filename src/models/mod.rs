@@ -2,3 +2,4 @@
 //! BigGAN-deep and InceptionV1/DeepDream.
 
 pub mod checkpoint;
+pub mod inception;
