@@ -6,15 +6,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use deep_visualizer::director::dream_depth::dream_depths;
 use deep_visualizer::dream::picture::{rgb8_to_tensor, tensor_to_rgb8, tensor_values};
 use deep_visualizer::dream::{
-    dream_rng, gaussian_blur, normalised_update, objective_gradient, warp_zoom_rotate,
-    DreamSettings, Dreamer, FlowSettings, FlowingDream, GradientNorm, Objective, StaticDream,
+    dream_rng, gaussian_blur, normalised_update, objective_gradient, warp_zoom_rotate, DreamEngine,
+    DreamSettings, Dreamer, EngineSettings, FlowSettings, FlowingDream, GradientNorm, Objective,
+    StaticDream,
 };
 use deep_visualizer::models::checkpoint::{Checkpoint, CheckpointError, FloatTensor};
 use deep_visualizer::models::inception::{
     expected_tensors, InceptionError, InceptionV1, Layer, Preprocess,
 };
+use deep_visualizer::params::DreamMode;
 
 /// Largest error allowed on the CPU backend, relative to the reference's largest magnitude.
 const CPU_TOL: f32 = 1e-4;
@@ -318,6 +321,31 @@ fn static_mode_dreams_each_depth_once_and_picks_it() {
     assert!(frames.is_ready(3), "depths beyond max_depth show max_depth");
     assert_ne!(deepest, depth2);
     assert_eq!(frames.num_dreams_run(), 2);
+}
+
+#[test]
+fn static_engine_shows_the_depth_of_the_kick_envelope() {
+    let picture = test_picture(36, 31);
+    let settings = EngineSettings {
+        mode: DreamMode::Static,
+        kick_decay: 0.5,
+        max_depth: 3,
+        seed: 2,
+        ..EngineSettings::default()
+    };
+    let kicks = [1.0, 0.0, 0.0, 0.0, 0.6, 0.0];
+    // Levels 1, .5, .25, .125, .6, .3 → depths round(1 + 2 level).
+    assert_eq!(dream_depths(&kicks, 0.5, 3), vec![3, 2, 2, 1, 2, 2]);
+    let mut engine = DreamEngine::new(seed_dreamer(1, 4), &picture, settings);
+    let mut reference = StaticDream::new(&picture, 3, 2, &Device::flex());
+    let mut depths = Vec::new();
+    for (frame_idx, &kick) in kicks.iter().enumerate() {
+        let (frame, depth) = engine.next_frame(kick).unwrap();
+        let expected = reference.frame(engine.dreamer(), depth as usize).unwrap();
+        assert_eq!(&frame, expected, "frame {frame_idx} (depth {depth})");
+        depths.push(depth);
+    }
+    assert_eq!(depths, vec![3, 2, 2, 1, 2, 2]);
 }
 
 #[test]

@@ -4,11 +4,13 @@
 //! - [`Dreamer`] holds the settings and a loaded [`InceptionV1`]; [`Dreamer::gradient`] is the
 //!   gradient path (autodiff w.r.t. the image only), [`Dreamer::step`] one jittered, normalised,
 //!   clamped ascent step, [`Dreamer::dream`] the octave loop.
-//! - [`StaticDream`] and [`FlowingDream`] are the two ways the kick drives it (see `modes`).
+//! - [`StaticDream`] and [`FlowingDream`] are the two ways the kick drives it (see `modes`);
+//!   [`DreamEngine`] runs either from one kick value per video frame.
 //! - Images are `[1, 3, h, w]` tensors of pixels in `[0, 1]`; [`picture`] converts from and to
 //!   RGB8 buffers (a user's PNG/JPEG, or a BigGAN frame) and writes PNGs.
 
 mod blur;
+mod engine;
 mod modes;
 pub mod picture;
 
@@ -19,6 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use blur::{gaussian_blur, gaussian_kernel, reflect_index};
+pub use engine::{DreamEngine, EngineSettings};
 pub use modes::{warp_zoom_rotate, FlowSettings, FlowingDream, StaticDream};
 
 use crate::models::inception::{InceptionError, InceptionV1, Layer};

@@ -1,0 +1,109 @@
+//! The DeepDream engine as a render loop uses it: one call per video frame with that frame's kick
+//! strength, returning the frame. It ties the kick envelope
+//! ([`crate::director::dream_depth`]) to the static or flowing mode.
+
+use burn::tensor::Device;
+use image::RgbImage;
+
+use super::{DreamError, Dreamer, FlowSettings, FlowingDream, StaticDream};
+use crate::director::dream_depth::DreamDepth;
+use crate::params::DreamMode;
+
+/// The mode's state.
+enum ModeState {
+    /// Dreamed depths of the base, computed on first use.
+    Static(StaticDream),
+    /// The running flow.
+    Flowing(FlowingDream),
+}
+
+/// How the kick maps to frames; all of it is plugin parameters or CLI flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineSettings {
+    /// Static (the seed's) or flowing.
+    pub mode: DreamMode,
+    /// Flowing mode's motion per frame.
+    pub flow: FlowSettings,
+    /// How much of the depth level survives a frame without a stronger kick (seed: 0.93).
+    pub kick_decay: f32,
+    /// Steps per octave at a full kick (seed: 20).
+    pub max_depth: u32,
+    /// Seed of the jitter.
+    pub seed: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            mode: DreamMode::Static,
+            flow: FlowSettings::default(),
+            kick_decay: 0.93,
+            max_depth: 20,
+            seed: 0,
+        }
+    }
+}
+
+/// DeepDream driven by the kick, one video frame at a time.
+pub struct DreamEngine {
+    /// The network and dream settings.
+    dreamer: Dreamer,
+    /// Kick → depth envelope.
+    envelope: DreamDepth,
+    /// Mode, flow, envelope shape and seed.
+    settings: EngineSettings,
+    /// The mode's state.
+    state: ModeState,
+}
+
+impl DreamEngine {
+    /// An engine dreaming on `base` (a user picture, or a BigGAN frame).
+    pub fn new(dreamer: Dreamer, base: &RgbImage, settings: EngineSettings) -> Self {
+        let state = new_state(&settings, base, dreamer.device());
+        Self {
+            dreamer,
+            envelope: DreamDepth::new(settings.kick_decay, settings.max_depth),
+            settings,
+            state,
+        }
+    }
+
+    /// The dreamer (network and dream settings).
+    pub fn dreamer(&self) -> &Dreamer {
+        &self.dreamer
+    }
+
+    /// Starts over from a new base picture (the static mode's dreamed depths are dropped; the
+    /// kick level carries on).
+    pub fn set_base(&mut self, base: &RgbImage) {
+        self.state = new_state(&self.settings, base, self.dreamer.device());
+    }
+
+    /// The next video frame, for a frame whose kick strength is `kick` (0..1), and the depth
+    /// (steps per octave) it was dreamed with.
+    pub fn next_frame(&mut self, kick: f32) -> Result<(RgbImage, u32), DreamError> {
+        let depth = self.envelope.next_frame(kick);
+        let frame = match &mut self.state {
+            ModeState::Static(frames) => frames.frame(&self.dreamer, depth as usize)?.clone(),
+            ModeState::Flowing(flow) => flow.next_frame(&self.dreamer, depth as usize)?,
+        };
+        Ok((frame, depth))
+    }
+}
+
+fn new_state(settings: &EngineSettings, base: &RgbImage, device: &Device) -> ModeState {
+    match settings.mode {
+        DreamMode::Static => ModeState::Static(StaticDream::new(
+            base,
+            settings.max_depth.max(1) as usize,
+            settings.seed,
+            device,
+        )),
+        DreamMode::Flowing => ModeState::Flowing(FlowingDream::new(
+            base,
+            settings.flow,
+            settings.seed,
+            device,
+        )),
+    }
+}
