@@ -13,6 +13,7 @@ pub mod director;
 pub mod dream;
 pub mod models;
 pub mod params;
+pub mod weights;
 
 pub use params::DeepVisualizerParams;
 
@@ -20,12 +21,18 @@ pub use params::DeepVisualizerParams;
 pub struct DeepVisualizer {
     /// Parameters and persisted state, shared with the host's wrappers (and later the editor).
     params: Arc<DeepVisualizerParams>,
+    /// Debug builds only: allocate in `process()` on purpose, so a test can prove that the
+    /// allocation checker (`assert_process_allocs`) is armed in the built plugin library.
+    #[cfg(debug_assertions)]
+    debug_allocate_in_process: bool,
 }
 
 impl Default for DeepVisualizer {
     fn default() -> Self {
         Self {
             params: Arc::new(DeepVisualizerParams::default()),
+            #[cfg(debug_assertions)]
+            debug_allocate_in_process: false,
         }
     }
 }
@@ -93,6 +100,11 @@ impl Plugin for DeepVisualizer {
         _buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        #[cfg(debug_assertions)]
+        {
+            self.debug_allocate_in_process =
+                std::env::var_os("DEEP_VISUALIZER_DEBUG_ALLOCATE_IN_PROCESS").is_some();
+        }
         true
     }
 
@@ -102,6 +114,10 @@ impl Plugin for DeepVisualizer {
         _aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        #[cfg(debug_assertions)]
+        if self.debug_allocate_in_process {
+            std::hint::black_box(vec![0u8; 64]);
+        }
         // The wrappers hand us the output buffers already holding the input, so leaving them
         // untouched is the bit-exact pass-through.
         ProcessStatus::Normal

@@ -24,6 +24,8 @@ enum Command {
     Inspect(cli::inspect::Args),
     /// DeepDream a picture with GoogLeNet/InceptionV1.
     Dream(cli::dream::Args),
+    /// Model weights: list what is installed and whether it verifies, download what is missing.
+    Weights(cli::weights_fetch::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Dream(args) => cli::dream::run(args),
+        Command::Weights(args) => cli::weights_fetch::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -267,7 +267,16 @@ pub fn migrate_plugin_state(state: &mut PluginState) {
         }
         Err(err) => {
             nice_log!("ignoring an unreadable saved session state ({err}); using defaults");
-            state.fields.remove(SESSION_FIELD_KEY);
+            // Replace rather than remove: a missing field would leave whatever session the
+            // instance had before, so the same project could open differently.
+            match serde_json::to_string(&SessionState::default()) {
+                Ok(json) => {
+                    state.fields.insert(SESSION_FIELD_KEY.to_owned(), json);
+                }
+                Err(_) => {
+                    state.fields.remove(SESSION_FIELD_KEY);
+                }
+            }
         }
     }
 }
@@ -419,8 +428,15 @@ impl Default for BigGanParams {
                 FloatRange::Linear { min: 0.0, max: 1.0 },
             )
             .with_value_to_string(two_decimals()),
-            depth: FloatParam::new("Depth", 1.0, FloatRange::Linear { min: 0.01, max: 1.0 })
-                .with_value_to_string(two_decimals()),
+            depth: FloatParam::new(
+                "Depth",
+                1.0,
+                FloatRange::Linear {
+                    min: 0.01,
+                    max: 1.0,
+                },
+            )
+            .with_value_to_string(two_decimals()),
             num_classes: IntParam::new("Classes", 12, IntRange::Linear { min: 1, max: 12 }),
             sort_classes_by_power: BoolParam::new("Sort Classes by Power", false),
             jitter: FloatParam::new("Jitter", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
@@ -436,12 +452,8 @@ impl Default for BigGanParams {
                 },
             )
             .with_value_to_string(two_decimals()),
-            smoothing_frames: IntParam::new(
-                "Smoothing",
-                10,
-                IntRange::Linear { min: 1, max: 100 },
-            )
-            .with_unit(" frames"),
+            smoothing_frames: IntParam::new("Smoothing", 10, IntRange::Linear { min: 1, max: 100 })
+                .with_unit(" frames"),
         }
     }
 }

@@ -2,3 +2,4 @@
 
 pub mod dream;
 pub mod inspect;
+pub mod weights_fetch;

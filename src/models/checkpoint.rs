@@ -192,7 +192,11 @@ impl Checkpoint {
     }
 
     /// Reads `key` as f32 (f64, f16 and bf16 are converted), checking it has `expected_shape`.
-    pub fn tensor(&self, key: &str, expected_shape: &[usize]) -> Result<FloatTensor, CheckpointError> {
+    pub fn tensor(
+        &self,
+        key: &str,
+        expected_shape: &[usize],
+    ) -> Result<FloatTensor, CheckpointError> {
         let tensor = self.tensor_any_shape(key)?;
         if tensor.shape != expected_shape {
             return Err(CheckpointError::ShapeMismatch {
