@@ -7,15 +7,20 @@ use burn::tensor::{Device, DeviceKind};
 use deep_visualizer::dream::picture::{load_rgb8, rgb8_to_tensor, save_png, tensor_to_rgb8};
 use deep_visualizer::dream::{dream_rng, DreamSettings, Dreamer, GradientNorm, Objective};
 use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
+use deep_visualizer::weights::{self, FileRole};
 use indicatif::{ProgressBar, ProgressStyle};
+
+/// The manifest's id of torchvision's GoogLeNet checkpoint.
+const GOOGLENET_MODEL_ID: &str = "googlenet";
 
 /// Arguments of `dream`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// GoogLeNet checkpoint: torchvision's `googlenet-1378be20.pth`, or a `.safetensors` file
-    /// with the same keys.
+    /// with the same keys [default: `googlenet/googlenet-1378be20.pth` in the weights folder,
+    /// see `deep-visualizer weights`].
     #[arg(long)]
-    pub weights: PathBuf,
+    pub weights: Option<PathBuf>,
     /// The picture to dream on (PNG or JPEG).
     #[arg(long)]
     pub image: PathBuf,
@@ -101,9 +106,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         DeviceArg::Cpu => Device::flex(),
         DeviceArg::Gpu => Device::wgpu(DeviceKind::DefaultDevice),
     };
+    let weights = match &args.weights {
+        Some(path) => path.clone(),
+        None => weights::locate(GOOGLENET_MODEL_ID, FileRole::Checkpoint).context(
+            "no --weights given and GoogLeNet is not installed; run \
+             `deep-visualizer weights download googlenet` or pass --weights FILE",
+        )?,
+    };
     let picture = load_rgb8(&args.image)?;
-    let model = InceptionV1::load(&args.weights, Preprocess::Pretrained, &device)
-        .with_context(|| format!("loading the GoogLeNet weights {}", args.weights.display()))?;
+    let model = InceptionV1::load(&weights, Preprocess::Pretrained, &device)
+        .with_context(|| format!("loading the GoogLeNet weights {}", weights.display()))?;
     let settings = DreamSettings {
         layer: args.layer,
         objective: match args.objective {
