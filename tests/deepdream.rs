@@ -87,7 +87,6 @@ fn plain_settings(layer: Layer, num_octaves: usize, step_size: f32) -> DreamSett
         objective: Objective::Mean,
         num_octaves,
         octave_scale: 1.4,
-        num_steps_per_octave: 1,
         step_size,
         norm: GradientNorm::MeanAbs,
         jitter_px: 0,

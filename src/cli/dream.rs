@@ -124,7 +124,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         num_octaves: args.octaves,
         octave_scale: args.octave_scale,
-        num_steps_per_octave: args.iterations,
         step_size: args.step_size,
         norm: match args.norm {
             NormArg::Seed => GradientNorm::SeedBlur { blur_colour: true },

@@ -5,9 +5,10 @@
 use burn::tensor::Device;
 use image::RgbImage;
 
-use super::{DreamError, Dreamer, FlowSettings, FlowingDream, StaticDream};
+use super::{DreamError, DreamSettings, Dreamer, FlowSettings, FlowingDream, StaticDream};
 use crate::director::dream_depth::DreamDepth;
-use crate::params::DreamMode;
+use crate::models::inception::Layer;
+use crate::params::{DreamLayer, DreamMode, DreamParams};
 
 /// The mode's state.
 enum ModeState {
@@ -105,5 +106,74 @@ fn new_state(settings: &EngineSettings, base: &RgbImage, device: &Device) -> Mod
             settings.seed,
             device,
         )),
+    }
+}
+
+/// The network layer a `dream_layer` parameter value names.
+pub fn layer_of(param: DreamLayer) -> Layer {
+    match param {
+        DreamLayer::Conv1 => Layer::Conv1,
+        DreamLayer::Conv2 => Layer::Conv2,
+        DreamLayer::Conv3 => Layer::Conv3,
+        DreamLayer::Inception3a => Layer::Inception3a,
+        DreamLayer::Inception3b => Layer::Inception3b,
+        DreamLayer::Inception4a => Layer::Inception4a,
+        DreamLayer::Inception4b => Layer::Inception4b,
+        DreamLayer::Inception4c => Layer::Inception4c,
+        DreamLayer::Inception4d => Layer::Inception4d,
+        DreamLayer::Inception4e => Layer::Inception4e,
+        DreamLayer::Inception5a => Layer::Inception5a,
+        DreamLayer::Inception5b => Layer::Inception5b,
+    }
+}
+
+/// The dream and engine settings the plugin's DeepDream parameters describe; the rest (objective,
+/// normalisation, jitter) keeps the seed's defaults.
+pub fn settings_from_params(params: &DreamParams, seed: u64) -> (DreamSettings, EngineSettings) {
+    let dream = DreamSettings {
+        layer: layer_of(params.layer.value()),
+        num_octaves: params.octaves.value().max(1) as usize,
+        octave_scale: params.octave_scale.value(),
+        step_size: params.step_size.value(),
+        ..DreamSettings::default()
+    };
+    let engine = EngineSettings {
+        mode: params.mode.value(),
+        flow: FlowSettings {
+            zoom_per_frame: params.flow_zoom.value(),
+            rotation_deg_per_frame: params.flow_rotation_deg.value(),
+        },
+        kick_decay: params.kick_decay.value(),
+        max_depth: params.max_depth.value().max(1) as u32,
+        seed,
+    };
+    (dream, engine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_defaults_are_the_seed_settings() {
+        let (dream, engine) = settings_from_params(&DreamParams::default(), 3);
+        assert_eq!(dream.layer, Layer::Inception4c);
+        assert_eq!((dream.num_octaves, dream.octave_scale), (4, 1.4));
+        assert!((dream.step_size - 3.0 / 255.0).abs() < 1e-3);
+        assert_eq!(engine.mode, DreamMode::Static);
+        assert_eq!(
+            (engine.kick_decay, engine.max_depth, engine.seed),
+            (0.93, 20, 3)
+        );
+    }
+
+    #[test]
+    fn every_layer_parameter_names_its_layer() {
+        use nice_plug::prelude::Enum;
+        for (idx, layer) in Layer::ALL.into_iter().enumerate() {
+            let param = DreamLayer::from_index(idx);
+            assert_eq!(layer_of(param).name(), DreamLayer::ids().unwrap()[idx]);
+            assert_eq!(layer_of(param), layer);
+        }
     }
 }

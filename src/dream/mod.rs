@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use blur::{gaussian_blur, gaussian_kernel, reflect_index};
-pub use engine::{DreamEngine, EngineSettings};
+pub use engine::{layer_of, settings_from_params, DreamEngine, EngineSettings};
 pub use modes::{warp_zoom_rotate, FlowSettings, FlowingDream, StaticDream};
 
 use crate::models::inception::{InceptionError, InceptionV1, Layer};
@@ -55,7 +55,8 @@ pub enum GradientNorm {
     MeanAbs,
 }
 
-/// Everything that shapes one dream, apart from the network and the image.
+/// Everything that shapes a dream, apart from the network, the image and the number of steps
+/// per octave (the depth, which the kick sets per frame).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DreamSettings {
     /// The layer whose activations are amplified.
@@ -67,8 +68,6 @@ pub struct DreamSettings {
     pub num_octaves: usize,
     /// Size ratio between successive octaves (> 1).
     pub octave_scale: f32,
-    /// Gradient-ascent steps at each octave.
-    pub num_steps_per_octave: usize,
     /// Step length in pixel units (pixels span 0..1) after normalisation.
     pub step_size: f32,
     /// Gradient normalisation.
@@ -84,7 +83,6 @@ impl Default for DreamSettings {
             objective: Objective::L2,
             num_octaves: 4,
             octave_scale: 1.4,
-            num_steps_per_octave: 10,
             // The seed's 3.0 per step on 0..255 pixels.
             step_size: 3.0 / 255.0,
             norm: GradientNorm::SeedBlur { blur_colour: true },
