@@ -12,6 +12,7 @@ use nice_plug::prelude::*;
 pub mod analysis;
 pub mod bridge;
 pub mod director;
+pub mod dream;
 pub mod engine;
 pub mod export;
 pub mod models;

@@ -31,6 +31,8 @@ enum Command {
     Generate(cli::generate::Args),
     /// Render a song into a music video (H.264 MP4 with the song's audio).
     Render(cli::render::Args),
+    /// DeepDream a picture with GoogLeNet/InceptionV1.
+    Dream(cli::dream::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => cli::generate::run(args),
         Command::Weights(args) => cli::weights::run(args),
         Command::Render(args) => cli::render::run(args),
+        Command::Dream(args) => cli::dream::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

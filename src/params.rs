@@ -166,6 +166,20 @@ pub enum DreamLayer {
     Inception5b,
 }
 
+/// How the kick drives DeepDream.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DreamMode {
+    /// The seed's method: the base image is dreamed once per depth and each frame shows the
+    /// depth of the kick. Cheap: at most `max_depth` dreams per base image.
+    #[id = "static"]
+    #[name = "Static"]
+    Static,
+    /// Each frame dreams on the previous one, zoomed (and rotated) a little: the picture travels.
+    #[id = "flowing"]
+    #[name = "Flowing"]
+    Flowing,
+}
+
 /// Which input a group of features is taken from.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeatureInput {
@@ -347,6 +361,15 @@ pub struct DreamParams {
     /// How much of the dream depth survives from one video frame to the next.
     #[id = "kick_decay"]
     pub kick_decay: FloatParam,
+    /// Static (dream the base once per depth) or flowing (each frame dreams on the last).
+    #[id = "dream_mode"]
+    pub mode: EnumParam<DreamMode>,
+    /// Flowing mode: zoom per video frame, about the centre.
+    #[id = "flow_zoom"]
+    pub flow_zoom: FloatParam,
+    /// Flowing mode: rotation per video frame, degrees counter-clockwise.
+    #[id = "flow_rotation"]
+    pub flow_rotation_deg: FloatParam,
 }
 
 /// Analysis settings.
@@ -469,6 +492,24 @@ impl Default for DreamParams {
             )
             .with_value_to_string(formatters::v2s_f32_rounded(3))
             .with_unit(" /frame"),
+            mode: EnumParam::new("Dream Mode", DreamMode::Static),
+            flow_zoom: FloatParam::new(
+                "Flow Zoom",
+                1.02,
+                FloatRange::Linear { min: 1.0, max: 1.1 },
+            )
+            .with_value_to_string(formatters::v2s_f32_rounded(3))
+            .with_unit(" /frame"),
+            flow_rotation_deg: FloatParam::new(
+                "Flow Rotation",
+                0.0,
+                FloatRange::Linear {
+                    min: -5.0,
+                    max: 5.0,
+                },
+            )
+            .with_value_to_string(two_decimals())
+            .with_unit(" °/frame"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The CLI's subcommands, one module each.
 
+pub mod dream;
 pub mod features;
 pub mod generate;
 pub mod inspect;

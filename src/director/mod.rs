@@ -7,8 +7,10 @@
 //! - [`smoothing`]: the class-vector smoothing of the seed (block means, linear interpolation)
 //!   and its causal counterpart for live use.
 //! - [`input`]: what a director sees per video frame, aggregated from the Analyzer's frames.
+//! - [`dream_depth`]: DeepDream's depth, the kick envelope that sets how deep each frame dreams.
 
 pub mod biggan;
+pub mod dream_depth;
 pub mod input;
 pub mod smoothing;
 

@@ -4,3 +4,4 @@
 pub mod biggan;
 pub mod checkpoint;
 pub mod device;
+pub mod inception;

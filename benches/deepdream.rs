@@ -1,0 +1,143 @@
+//! Seconds per DeepDream gradient step of the full-width GoogLeNet on the CPU backend (flex),
+//! objective mean(inception4c), at 224² and 512²; compare with `bench/deepdream_pytorch.py`,
+//! run on the same machine right before or after:
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/target-release cargo bench --bench deepdream
+//! /work/pyenv/bin/python bench/deepdream_pytorch.py
+//! ```
+//!
+//! The ImageNet checkpoint is not available on the build machines, so the network gets
+//! deterministic random weights through a temporary safetensors file in torchvision's layout
+//! (timing does not depend on the values). `DEEPDREAM_BENCH_SIZES=224,512` and
+//! `DEEPDREAM_BENCH_STEPS=10` override the sizes and the number of timed steps.
+
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor};
+use deep_visualizer::dream::{dream_rng, DreamSettings, Dreamer, GradientNorm, Objective};
+use deep_visualizer::models::inception::{expected_tensors, InceptionV1, Layer, Preprocess};
+use rand::{Rng, SeedableRng};
+
+fn random_full_width_checkpoint(path: &std::path::Path) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = expected_tensors(1)
+        .into_iter()
+        .map(|(key, shape)| {
+            let fan_in: usize = shape.iter().skip(1).product();
+            let values: Vec<f32> = (0..shape.iter().product::<usize>())
+                .map(|_| {
+                    if key.ends_with("running_var") {
+                        rng.random_range(0.5..1.5)
+                    } else if key.ends_with("conv.weight") {
+                        // Uniform with He's variance: 2 / fan_in.
+                        rng.random_range(-1.0..1.0) * (6.0 / fan_in as f32).sqrt()
+                    } else {
+                        rng.random_range(-0.1..0.1)
+                            + if key.ends_with("bn.weight") { 1.0 } else { 0.0 }
+                    }
+                })
+                .collect();
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (key, shape, bytes)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(key, shape, bytes)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .expect("sizes match shapes");
+            (key.clone(), view)
+        })
+        .collect();
+    std::fs::write(
+        path,
+        safetensors::serialize(views, None).expect("serialise"),
+    )
+    .expect("write");
+}
+
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; there is nothing to select.
+    let sizes = env_list("DEEPDREAM_BENCH_SIZES", &[224, 512]);
+    let num_steps = env_list("DEEPDREAM_BENCH_STEPS", &[10])[0].max(1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let weights = dir.path().join("googlenet_random.safetensors");
+    random_full_width_checkpoint(&weights);
+    let device = Device::flex();
+    let net = InceptionV1::load(&weights, Preprocess::Pretrained, &device).expect("load");
+
+    for (label, norm) in [
+        ("mean-|g| step", GradientNorm::MeanAbs),
+        (
+            "seed blur step",
+            GradientNorm::SeedBlur { blur_colour: true },
+        ),
+    ] {
+        let settings = DreamSettings {
+            layer: Layer::Inception4c,
+            objective: Objective::Mean,
+            num_octaves: 1,
+            norm,
+            jitter_px: 0,
+            step_size: 0.05,
+            ..DreamSettings::default()
+        };
+        let dreamer = Dreamer::new(net.clone(), settings).expect("settings");
+        for &size in &sizes {
+            let mut rng = dream_rng(0);
+            let mut x = Tensor::<4>::random(
+                [1, 3, size, size],
+                burn::tensor::Distribution::Uniform(0.0, 1.0),
+                &device,
+            );
+            // Warm-up: first-use allocations and thread-pool start.
+            for _ in 0..2 {
+                x = dreamer.step(x, 0, 10, &mut rng).expect("step");
+            }
+            device.sync().expect("sync");
+            let mut times = Vec::with_capacity(num_steps);
+            for step_idx in 0..num_steps {
+                let start = Instant::now();
+                x = dreamer
+                    .step(x, step_idx, num_steps, &mut rng)
+                    .expect("step");
+                device.sync().expect("sync");
+                times.push(start.elapsed().as_secs_f64());
+            }
+            let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+            println!(
+                "burn flex {label} {size}x{size}: {:.4} s/step (median of {num_steps}, min {min:.4})",
+                median(times)
+            );
+        }
+    }
+
+    // Where the time goes at 224²: forward alone vs forward + backward.
+    let x = Tensor::<4>::random(
+        [1, 3, 224, 224],
+        burn::tensor::Distribution::Uniform(0.0, 1.0),
+        &device,
+    );
+    let mut forward = Vec::new();
+    for _ in 0..num_steps {
+        let start = Instant::now();
+        let out = net.forward_to(x.clone(), Layer::Inception4c);
+        let _ = out.into_data();
+        forward.push(start.elapsed().as_secs_f64());
+    }
+    println!("burn flex forward only 224x224: {:.4} s", median(forward));
+}
