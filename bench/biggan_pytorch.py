@@ -2,7 +2,7 @@
 """PyTorch reference for `cargo bench --bench biggan`: seconds per image of biggan-deep-128
 (`pytorch_pretrained_biggan` 0.1.1, random weights, eval mode, no_grad) at batch 1 and 8.
 
-    /work/pyenv/bin/python bench/biggan_pytorch.py [--threads 2] [--runs 5] [--resolution 128]
+    python3 bench/biggan_pytorch.py [--threads 2] [--runs 5] [--resolution 128]
 
 Run it right before or after the Rust bench on the same machine.
 """

@@ -1,7 +1,7 @@
 """PyTorch reference for benches/deepdream.rs: seconds per DeepDream gradient step of torchvision's
 full-width GoogLeNet on the CPU, objective mean(inception4c), plain mean-|g| step.
 
-    /work/pyenv/bin/python bench/deepdream_pytorch.py [--threads 2] [--sizes 224 512]
+    python3 bench/deepdream_pytorch.py [--threads 2] [--sizes 224 512]
 
 Weights are random (the ImageNet checkpoint is not available here; timing does not depend on
 the values). The network is run only up to inception4c, as the Rust engine does.

@@ -3,7 +3,7 @@
 
 Run on the same machine, right before or after the Rust bench:
 
-    /work/pyenv/bin/python bench/librosa_features.py [--seconds 30] [--repeats 5]
+    python3 bench/librosa_features.py [--seconds 30] [--repeats 5]
 
 The signal is the bench's (48 kHz stereo: a C-major chord, a 55/82.5 Hz bass, noise), made
 `--seconds` long. Two pipelines are timed in process CPU time (all threads, so a multi-threaded

@@ -2,7 +2,7 @@
 """Reference for `cargo bench --bench render`: the seed's render stages (deep_visualizer.py) on
 the same song, in seconds per second of audio at 128 px.
 
-    /work/pyenv/bin/python bench/render_reference.py [--seconds 20] [--model-frames 16]
+    python3 bench/render_reference.py [--seconds 20] [--model-frames 16]
         [--batch 8] [--threads 2]
 
 Stages, as the seed runs them:

@@ -6,7 +6,7 @@
 //! (`/proc/thread-self/schedstat`, so other processes on a shared machine do not inflate it;
 //! where that file is missing it falls back to wall time), `wall_time` is criterion's default.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-release cargo bench --bench analysis`, and
+//! Run: `cargo bench --bench analysis`, and
 //! `bench/librosa_features.py` on the same machine right before or after for the ratio.
 
 use std::hint::black_box;

@@ -2,8 +2,8 @@
 //! batch 1 and 8, on the CPU backend and, where an adapter exists, on wgpu.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-release cargo bench --bench biggan
-//! /work/pyenv/bin/python bench/biggan_pytorch.py      # the PyTorch reference, same machine
+//! cargo bench --bench biggan
+//! python3 bench/biggan_pytorch.py      # the PyTorch reference, same machine
 //! ```
 //!
 //! Environment: `BIGGAN_BENCH_RUNS` (timed runs per batch size, default 5),
@@ -77,9 +77,11 @@ fn ops(device: &burn::tensor::Device) {
         let w = Tensor::<4>::random([cout, cin, k, k], Distribution::Default, device);
         let b = Tensor::<1>::random([cout], Distribution::Default, device);
         let op = ConvOp::new(w.clone(), Some(b.clone()), k / 2, &ExecOptions::default());
-        time_op(&format!("matmul conv{k}x{k} {cin}->{cout} @{hw}"), 5, || {
-            sync(op.forward(x.clone()))
-        });
+        time_op(
+            &format!("matmul conv{k}x{k} {cin}->{cout} @{hw}"),
+            5,
+            || sync(op.forward(x.clone())),
+        );
         time_op(&format!("conv{k}x{k} {cin}->{cout} @{hw}"), 5, || {
             sync(conv2d(
                 x.clone(),

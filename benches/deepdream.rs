@@ -3,8 +3,8 @@
 //! run on the same machine right before or after:
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-release cargo bench --bench deepdream
-//! /work/pyenv/bin/python bench/deepdream_pytorch.py
+//! cargo bench --bench deepdream
+//! python3 bench/deepdream_pytorch.py
 //! ```
 //!
 //! The ImageNet checkpoint is not available on the build machines, so the network gets

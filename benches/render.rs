@@ -4,8 +4,8 @@
 //! the model should add at most 20 % to the model's own time.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-release cargo bench --bench render
-//! /work/pyenv/bin/python bench/render_reference.py    # the seed's stages, same machine
+//! cargo bench --bench render
+//! python3 bench/render_reference.py    # the seed's stages, same machine
 //! ```
 //!
 //! Environment: `RENDER_BENCH_SECONDS` (song length, default 20), `RENDER_BENCH_MODEL_FRAMES`
@@ -135,6 +135,7 @@ fn main() {
             .iter()
             .map(|r| FeatureSample {
                 time_s: r.time_s,
+                kick: r.kick,
                 power: r.power,
                 power_rise: r.power_rise,
                 chroma: r.chroma,

@@ -577,7 +577,10 @@ fn wgpu_gradient_matches_pytorch() {
 }
 
 fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_deep-visualizer"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deep-visualizer"));
+    // The references are CPU results; keep the command off lavapipe.
+    cmd.env("DEEP_VISUALIZER_DEVICE", "cpu");
+    cmd
 }
 
 #[test]

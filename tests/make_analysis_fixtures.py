@@ -3,7 +3,7 @@
 
 Run from the repository root (deterministic; needs librosa 0.11, soxr, numpy, scipy and ffmpeg):
 
-    /work/pyenv/bin/python tests/make_analysis_fixtures.py [--corpus ../shared/corpus]
+    python3 tests/make_analysis_fixtures.py [--corpus ../shared/corpus]
 
 What it writes to `tests/fixtures/analysis/`:
 

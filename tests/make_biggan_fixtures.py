@@ -3,7 +3,7 @@
 
 Run from the repository root (deterministic, CPU only, ~1 minute):
 
-    /work/pyenv/bin/python tests/make_biggan_fixtures.py
+    python3 tests/make_biggan_fixtures.py
 
 Needs torch, numpy, safetensors and pytorch-pretrained-biggan 0.1.1 (the parity target).
 

@@ -3,7 +3,7 @@ weights, its activations, input gradients and DeepDream steps on small odd-sized
 
 Run from the repository root (deterministic; rewrites tests/fixtures/deepdream/):
 
-    /work/pyenv/bin/python tests/make_dream_fixtures.py
+    python3 tests/make_dream_fixtures.py
 
 The network is torchvision 0.29's own `GoogLeNet`/`Inception`/`BasicConv2d` classes with every
 channel count divided by WIDTH_DIVISOR (8), so the state-dict keys, the layer structure (branch

@@ -65,12 +65,17 @@ fn write_song(path: &Path, seconds: f64) {
 
 /// `deep-visualizer render` on `song` with the fixture model, writing into `out`.
 fn render(song: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = render_with(song, out, extra);
+    cmd.arg("--weights").arg(fixture_weights());
+    cmd
+}
+
+/// `deep-visualizer render` on `song`, writing into `out`, without weights.
+fn render_with(song: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deep-visualizer"));
     cmd.arg("render")
         .arg("--song")
         .arg(song)
-        .arg("--weights")
-        .arg(fixture_weights())
         .arg("--out")
         .arg(out)
         .arg("--quiet")
@@ -380,8 +385,99 @@ fn assert_flag_error(extra: &[&str], flag: &str) {
     assert!(!out.exists());
 }
 
+/// The tiny GoogLeNet written by `tests/make_dream_fixtures.py`.
+fn fixture_googlenet() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deepdream/googlenet_w8.pth")
+}
+
+/// `render --engine deepdream` with the tiny GoogLeNet and a shallow, fast dream.
+fn render_dream(song: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = render_with(song, out, &[]);
+    cmd.args(["--engine", "deepdream", "--weights"])
+        .arg(fixture_googlenet())
+        .args(["--octaves", "2", "--max_depth", "3"])
+        .args(extra);
+    cmd
+}
+
+/// The PNGs `--frames-dir` wrote, in frame order.
+fn frame_files(dir: &Path) -> Vec<Vec<u8>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| image::open(path).unwrap().to_rgb8().into_raw())
+        .collect()
+}
+
+#[test]
+fn deepdream_renders_a_picture_that_dreams_with_the_kick() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 2.0);
+    // Odd sides: H.264 4:2:0 needs even ones, so the last row and column go.
+    let picture = image::RgbImage::from_fn(45, 37, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 6) as u8, ((x + y) * 3) as u8])
+    });
+    let base = dir.path().join("base.png");
+    picture.save(&base).unwrap();
+    let out = dir.path().join("dream.mp4");
+    let frames_dir = dir.path().join("frames");
+    let mut cmd = render_dream(&song, &out, &["--frames-dir"]);
+    cmd.arg(&frames_dir).arg("--image").arg(&base);
+    run_ok(cmd);
+
+    // The DeepDream seed's 30 fps: 2 s are 60 frames, with the audio.
+    assert_eq!(probe(&out, "v", "nb_read_frames"), "60");
+    assert_eq!(probe(&out, "v", "width"), "44");
+    assert_eq!(probe(&out, "v", "height"), "36");
+    assert_eq!(probe(&out, "a", "codec_name"), "aac");
+
+    // Kicks every 0.5 s (15 frames) and the 0.93 decay between them: the deepest dream on each
+    // kick, shallower ones as it relaxes, the same depth again at the next kick.
+    let frames = frame_files(&frames_dir);
+    assert_eq!(frames.len(), 60);
+    let distinct: std::collections::HashSet<&Vec<u8>> = frames.iter().collect();
+    assert!(
+        (2..=3).contains(&distinct.len()),
+        "static mode shows one picture per depth (1–3), got {} distinct frames",
+        distinct.len()
+    );
+    assert_eq!(frames[0], frames[15], "every kick dreams as deep");
+    assert_ne!(frames[0], frames[14], "the dream relaxes between kicks");
+
+    // Same flags, same seed: the same video.
+    let again = dir.path().join("again.mp4");
+    let mut cmd = render_dream(&song, &again, &[]);
+    cmd.arg("--image").arg(&base);
+    run_ok(cmd);
+    assert_eq!(frames_hash(&out), frames_hash(&again));
+}
+
+#[test]
+fn deepdream_without_a_picture_dreams_on_a_biggan_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 1.0);
+    let out = dir.path().join("dream.mp4");
+    let mut cmd = render_dream(&song, &out, &["--fps", "10", "--dream_mode", "flowing"]);
+    cmd.arg("--biggan_weights").arg(fixture_weights());
+    run_ok(cmd);
+    assert_eq!(probe(&out, "v", "nb_read_frames"), "10");
+    assert_eq!(probe(&out, "v", "width"), "128");
+}
+
 #[test]
 fn bad_flags_exit_with_status_2_naming_the_flag() {
+    assert_flag_error(&["--image", "x.png"], "--image");
+    assert_flag_error(
+        &["--engine", "deepdream", "--octave_scale", "9"],
+        "--octave_scale",
+    );
+    assert_flag_error(&["--engine", "deepdream", "--layer", "fc"], "--layer");
     assert_flag_error(&["--jitter", "1.5"], "--jitter");
     assert_flag_error(&["--resolution", "300"], "--resolution");
     assert_flag_error(&["--frame_length", "100"], "--frame_length");

@@ -3,15 +3,15 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use burn::tensor::{Device, DeviceKind};
 use deep_visualizer::dream::picture::{load_rgb8, rgb8_to_tensor, save_png, tensor_to_rgb8};
 use deep_visualizer::dream::{dream_rng, DreamSettings, Dreamer, GradientNorm, Objective};
+use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
 use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
 use deep_visualizer::weights::{self, FileRole};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The manifest's id of torchvision's GoogLeNet checkpoint.
-const GOOGLENET_MODEL_ID: &str = "googlenet";
+pub const GOOGLENET_MODEL_ID: &str = "googlenet";
 
 /// Arguments of `dream`.
 #[derive(clap::Args, Debug)]
@@ -56,9 +56,10 @@ pub struct Args {
     /// Seed of the random shifts: the same seed gives the same picture.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where the network runs.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    pub device: DeviceArg,
+    /// Where the network runs: auto (the GPU through wgpu when there is one), cpu or gpu
+    /// [default: $DEEP_VISUALIZER_DEVICE, else auto].
+    #[arg(long)]
+    pub device: Option<DevicePreference>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -84,16 +85,7 @@ pub enum NormArg {
     MeanAbs,
 }
 
-/// `--device` values.
-#[derive(clap::ValueEnum, Debug, Clone, Copy)]
-pub enum DeviceArg {
-    /// burn's pure-Rust CPU backend.
-    Cpu,
-    /// The first wgpu adapter (a GPU, or a software Vulkan such as lavapipe).
-    Gpu,
-}
-
-fn parse_layer(name: &str) -> Result<Layer, String> {
+pub fn parse_layer(name: &str) -> Result<Layer, String> {
     Layer::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = Layer::ALL.iter().map(|layer| layer.name()).collect();
         format!("unknown layer `{name}`; choose one of {}", names.join(", "))
@@ -102,10 +94,8 @@ fn parse_layer(name: &str) -> Result<Layer, String> {
 
 /// Dreams `--image` and writes `--out`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let device = match args.device {
-        DeviceArg::Cpu => Device::flex(),
-        DeviceArg::Gpu => Device::wgpu(DeviceKind::DefaultDevice),
-    };
+    let device = ComputeDevice::select(DevicePreference::resolve(args.device)?)?;
+    let device = device.device();
     let weights = match &args.weights {
         Some(path) => path.clone(),
         None => weights::locate(GOOGLENET_MODEL_ID, FileRole::Checkpoint).context(
@@ -114,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?,
     };
     let picture = load_rgb8(&args.image)?;
-    let model = InceptionV1::load(&weights, Preprocess::Pretrained, &device)
+    let model = InceptionV1::load(&weights, Preprocess::Pretrained, device)
         .with_context(|| format!("loading the GoogLeNet weights {}", weights.display()))?;
     let settings = DreamSettings {
         layer: args.layer,
@@ -145,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rng = dream_rng(args.seed);
     let dreamed = dreamer
         .dream_with_progress(
-            rgb8_to_tensor(&picture, &device),
+            rgb8_to_tensor(&picture, device),
             args.iterations,
             &mut rng,
             &mut |done, total| {

@@ -1,8 +1,9 @@
-//! `deep-visualizer render --song SONG`: a song becomes a BigGAN music video.
+//! `deep-visualizer render --song SONG`: a song becomes a BigGAN (or DeepDream) music video.
 //!
 //! The seed's command line (`deep_visualizer.py`), with its flag names and defaults, plus
 //! `--fps`, `--seed`, `--start`, `--weights`, `--out`, `--live`, `--frames-dir`, `--device` and
-//! `--quiet`.
+//! `--quiet`; `--engine deepdream` with `--image` and the DeepDream flags dreams a picture as
+//! deep as the kick (the DeepDream seed), through the same analysis and export.
 //!
 //! The pipeline: decode the song and analyse all of it (song normalisation, as the seed, unless
 //! `--live`); write the rendered span's audio to a temporary WAV beside the output and let go of
@@ -24,17 +25,26 @@ use deep_visualizer::analysis::AnalyzerConfig;
 use deep_visualizer::director::input::{mean_chroma, FeatureSample, FrameInputs};
 use deep_visualizer::director::FrameLatents;
 use deep_visualizer::director::{BigGanDirector, BigGanSettings, DirectorError, HarmonyMode};
+use deep_visualizer::dream::picture::load_rgb8;
+use deep_visualizer::dream::{DreamEngine, DreamSettings, Dreamer, EngineSettings, FlowSettings};
 use deep_visualizer::engine::biggan::{
     BigGanFrames, DirectedLatents, LatentSource, PreviousLatents, Recorded, VectorFiles,
     VectorsMeta, VectorsRecorder,
 };
+use deep_visualizer::engine::deepdream::DreamFrames;
 use deep_visualizer::engine::{EngineError, FrameSource};
 use deep_visualizer::export::png::write_png;
 use deep_visualizer::export::wav::WavWriter;
-use deep_visualizer::export::{find_ffmpeg, PendingFile, VideoEncoder, VideoSpec};
+use deep_visualizer::export::{find_ffmpeg, Ffmpeg, PendingFile, VideoEncoder, VideoSpec};
 use deep_visualizer::models::biggan::BigGan;
 use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
+use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
+use deep_visualizer::params::DreamMode;
+use deep_visualizer::weights::{self, FileRole};
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::dream::GOOGLENET_MODEL_ID;
 
 /// Arguments of `render`.
 #[derive(clap::Args, Debug, Clone)]
@@ -43,9 +53,16 @@ pub struct Args {
     #[arg(long)]
     pub song: PathBuf,
 
-    /// Image size in pixels: 128, 256 or 512 (each is its own BigGAN-deep model).
-    #[arg(long, default_value = "128", value_parser = parse_resolution)]
-    pub resolution: u32,
+    /// Which engine draws: biggan (the seed's music video) or deepdream (each kick makes the
+    /// picture dream deeper).
+    #[arg(long, value_enum, default_value_t = EngineArg::Biggan)]
+    pub engine: EngineArg,
+
+    /// Image size in pixels: 128, 256 or 512 (each is its own BigGAN-deep model); with
+    /// --engine deepdream and --image, the longer side the picture is scaled to [default: 128;
+    /// DeepDream: the picture's own size].
+    #[arg(long, value_parser = parse_resolution)]
+    pub resolution: Option<u32>,
 
     /// Seconds of the song to render, from --start [default: to the end of the song].
     #[arg(long, value_parser = parse_positive_f64)]
@@ -107,14 +124,14 @@ pub struct Args {
     pub jitter: f32,
 
     /// Audio samples (at 22.05 kHz) per video frame, a multiple of 64: sets the frame rate
-    /// 22050/frame_length (43.07 fps at 512) unless --fps is given.
+    /// 22050/frame_length unless --fps is given [default: 512, i.e. 43.07 fps; DeepDream: 30 fps
+    /// as its seed, unless given].
     #[arg(
         long = "frame_length",
         visible_alias = "frame-length",
-        default_value_t = 512,
         value_parser = parse_frame_length
     )]
-    pub frame_length: u32,
+    pub frame_length: Option<u32>,
 
     /// BigGAN truncation: near 1 gives varied pictures, near 0 typical ones (0.02–1).
     #[arg(long, default_value_t = 1.0, value_parser = parse_truncation)]
@@ -173,10 +190,25 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative_f64)]
     pub start: f64,
 
-    /// BigGAN-deep weights: a folder with config.json and pytorch_model.bin (or a converted
-    /// model), or the weights file itself [default: weights/biggan-deep-RESOLUTION].
+    /// The engine's weights. BigGAN-deep: a folder with config.json and pytorch_model.bin (or a
+    /// converted model) [default: the installed biggan-deep-RESOLUTION, see `deep-visualizer
+    /// weights`]. DeepDream: the GoogLeNet checkpoint [default: the installed googlenet].
     #[arg(long)]
     pub weights: Option<PathBuf>,
+
+    /// DeepDream's base picture, PNG or JPEG [default: the BigGAN-deep frame of the song's first
+    /// moment, drawn with --biggan_weights and the BigGAN flags].
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+
+    /// BigGAN-deep weights for DeepDream's base picture when no --image is given [default: the
+    /// installed biggan-deep-RESOLUTION].
+    #[arg(long = "biggan_weights", visible_alias = "biggan-weights")]
+    pub biggan_weights: Option<PathBuf>,
+
+    /// DeepDream's settings (used with --engine deepdream).
+    #[command(flatten)]
+    pub dream: DreamFlags,
 
     /// The video to write (H.264 MP4 with the song's audio as AAC).
     #[arg(
@@ -204,6 +236,108 @@ pub struct Args {
     /// No progress bar or summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// `--engine` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineArg {
+    /// BigGAN-deep: harmony picks the classes, loudness moves the noise (the seed).
+    Biggan,
+    /// DeepDream (GoogLeNet): the kick sets how deep the picture dreams.
+    Deepdream,
+}
+
+/// `--dream_mode` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DreamModeArg {
+    /// The seed's: the base dreamed once per depth, each frame shows its kick's depth.
+    Static,
+    /// Each frame dreams on the previous one, zoomed and rotated: the picture travels.
+    Flowing,
+}
+
+/// DeepDream's flags, named as the plugin's parameters; defaults are the seed's.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DreamFlags {
+    /// The GoogLeNet layer whose activations are amplified (conv1 … inception5b).
+    #[arg(long, default_value = "inception4c", value_parser = super::dream::parse_layer)]
+    pub layer: Layer,
+    /// Number of scales, each --octave_scale times smaller than the next.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub octaves: u32,
+    /// Size ratio between octaves (1.05–3).
+    #[arg(
+        long = "octave_scale",
+        visible_alias = "octave-scale",
+        default_value_t = 1.4,
+        value_parser = parse_octave_scale
+    )]
+    pub octave_scale: f32,
+    /// Gradient steps per octave at a full kick (the seed's expG range 1–20).
+    #[arg(
+        long = "max_depth",
+        visible_alias = "max-depth",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..=200)
+    )]
+    pub max_depth: u32,
+    /// Step length per iteration in pixel units (pixels span 0..1; the seed's 3/255).
+    #[arg(
+        long = "step_size",
+        visible_alias = "step-size",
+        default_value_t = 3.0 / 255.0,
+        value_parser = parse_positive_f32
+    )]
+    pub step_size: f32,
+    /// How much of the depth survives each frame without a stronger kick (0–1).
+    #[arg(
+        long = "kick_decay",
+        visible_alias = "kick-decay",
+        default_value_t = 0.93,
+        value_parser = parse_unit_f32
+    )]
+    pub kick_decay: f32,
+    /// Static (the seed's) or flowing.
+    #[arg(
+        long = "dream_mode",
+        visible_alias = "dream-mode",
+        value_enum,
+        default_value_t = DreamModeArg::Static
+    )]
+    pub dream_mode: DreamModeArg,
+    /// Flowing mode: zoom per frame about the centre (1 = none, 1.02 = 2 % closer per frame).
+    #[arg(long, default_value_t = 1.02, value_parser = parse_zoom)]
+    pub zoom: f32,
+    /// Flowing mode: rotation per frame in degrees, counter-clockwise.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = parse_rotation)]
+    pub rotation: f32,
+}
+
+impl DreamFlags {
+    /// The dream and engine settings these flags describe.
+    fn settings(&self, seed: u64) -> (DreamSettings, EngineSettings) {
+        let dream = DreamSettings {
+            layer: self.layer,
+            num_octaves: self.octaves as usize,
+            octave_scale: self.octave_scale,
+            step_size: self.step_size,
+            ..DreamSettings::default()
+        };
+        let engine = EngineSettings {
+            mode: match self.dream_mode {
+                DreamModeArg::Static => DreamMode::Static,
+                DreamModeArg::Flowing => DreamMode::Flowing,
+            },
+            flow: FlowSettings {
+                zoom_per_frame: self.zoom,
+                rotation_deg_per_frame: self.rotation,
+            },
+            kick_decay: self.kick_decay,
+            max_depth: self.max_depth,
+            seed,
+        };
+        (dream, engine)
+    }
 }
 
 /// A frame rate as an exact ratio.
@@ -349,6 +483,33 @@ fn parse_depth(s: &str) -> Result<f32, String> {
     }
 }
 
+fn parse_octave_scale(s: &str) -> Result<f32, String> {
+    let v = parse_f64(s)?;
+    if (1.05..=3.0).contains(&v) {
+        Ok(v as f32)
+    } else {
+        Err(format!("{v} is outside 1.05–3"))
+    }
+}
+
+fn parse_zoom(s: &str) -> Result<f32, String> {
+    let v = parse_f64(s)?;
+    if (0.5..=2.0).contains(&v) {
+        Ok(v as f32)
+    } else {
+        Err(format!("{v} is outside 0.5–2"))
+    }
+}
+
+fn parse_rotation(s: &str) -> Result<f32, String> {
+    let v = parse_f64(s)?;
+    if (-45.0..=45.0).contains(&v) {
+        Ok(v as f32)
+    } else {
+        Err(format!("{v} is outside -45–45 degrees per frame"))
+    }
+}
+
 fn parse_truncation(s: &str) -> Result<f64, String> {
     let v = parse_f64(s)?;
     // BigGAN-deep keeps batch-norm statistics for truncations 0.02, 0.04, …, 1.
@@ -406,38 +567,97 @@ impl LatentSource for Latents {
     }
 }
 
+/// What both engines need: the analysed song, the span, the encoder's inputs, the device.
+struct Job<'a> {
+    /// The command line.
+    args: &'a Args,
+    /// The video frame rate.
+    fps: FrameRate,
+    /// The analysed song.
+    analysed: Analysed,
+    /// The frames to render.
+    span: Span,
+    /// Where the models run.
+    device: ComputeDevice,
+    /// The ffmpeg to encode with.
+    ffmpeg: Ffmpeg,
+    /// The rendered span's audio.
+    wav_path: PathBuf,
+}
+
 /// Renders the video (see the module docs).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let fps = args.fps.unwrap_or_else(|| reduce(22050, args.frame_length));
+    let fps = frame_rate(&args);
     check_flags(&args)?;
-    // Before any long work: the encoder, the output folder, a previous run's files.
+    // Before any long work: the encoder, the output folder, the base picture.
     let ffmpeg = find_ffmpeg(None)?;
     PendingFile::new(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
-    let files = VectorFiles::beside(&args.out);
-    let previous_classes = if args.use_previous_classes && args.classes.is_none() {
-        let meta = VectorsMeta::read(&files.meta).with_context(|| {
-            format!(
-                "--use_previous_classes reuses the classes of the last render to {}, but its \
-                 vectors file could not be read: render once without it",
-                args.out.display()
-            )
-        })?;
-        Some(meta.classes)
-    } else {
-        None
+    let base_picture = match (&args.image, args.engine) {
+        (Some(path), EngineArg::Deepdream) => Some(load_rgb8(path).context("--image")?),
+        _ => None,
     };
 
     let wav = PendingFile::new(&args.out.with_extension("audio.wav"))?;
     let analysed = analyse_song(&args, fps, wav.temp_path())?;
     let span = span_of(&args, fps, analysed.song_s)?;
-
     let preference = DevicePreference::resolve(args.device)?;
-    let device = ComputeDevice::select(preference)?;
-    let weights = args
-        .weights
-        .clone()
-        .unwrap_or_else(|| default_weights(args.resolution));
+    let job = Job {
+        args: &args,
+        fps,
+        analysed,
+        span,
+        device: ComputeDevice::select(preference)?,
+        ffmpeg,
+        wav_path: wav.temp_path().to_owned(),
+    };
+    let (num_frames, duration_s) = (job.span.num_frames, job.span.duration_s);
+    let ((width, height), out) = match args.engine {
+        EngineArg::Biggan => render_biggan(job)?,
+        EngineArg::Deepdream => render_deepdream(job, base_picture)?,
+    };
+    drop(wav);
+    if !args.quiet {
+        eprintln!(
+            "wrote {} ({num_frames} frames, {duration_s:.2} s at {:.3} fps, {width}×{height}) in \
+             {:.1} s",
+            out.display(),
+            fps.hz(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The frame rate: --fps, else 22050/--frame_length, else the engine's seed's rate.
+fn frame_rate(args: &Args) -> FrameRate {
+    match (args.fps, args.frame_length, args.engine) {
+        (Some(fps), _, _) => fps,
+        (None, Some(frame_length), _) => reduce(22050, frame_length),
+        (None, None, EngineArg::Biggan) => reduce(22050, DEFAULT_FRAME_LENGTH),
+        // The DeepDream seed renders 30 frames per second.
+        (None, None, EngineArg::Deepdream) => FrameRate { num: 30, den: 1 },
+    }
+}
+
+/// The seed's --frame_length.
+const DEFAULT_FRAME_LENGTH: u32 = 512;
+
+/// The seed's --resolution.
+const DEFAULT_RESOLUTION: u32 = 128;
+
+/// Loads BigGAN-deep from `weights` (else the installed model of --resolution) and checks its
+/// size against an explicit --resolution.
+fn load_biggan(
+    args: &Args,
+    weights: Option<&Path>,
+    device: &ComputeDevice,
+) -> anyhow::Result<BigGan> {
+    let resolution = args.resolution.unwrap_or(DEFAULT_RESOLUTION);
+    let weights = match weights {
+        Some(path) => path.to_owned(),
+        None => default_biggan_weights(resolution)?,
+    };
     let model = BigGan::load(&weights, device.device()).with_context(|| {
         format!(
             "loading the BigGAN-deep weights {} (give the folder with config.json and \
@@ -445,18 +665,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             weights.display()
         )
     })?;
-    if model.resolution() != args.resolution as usize {
+    if args
+        .resolution
+        .is_some_and(|r| r as usize != model.resolution())
+    {
         return Err(flag_error(format!(
-            "invalid value '{}' for '--resolution': the weights in {} draw {}×{} images; pass \
-             --resolution {} or other --weights",
-            args.resolution,
+            "invalid value '{resolution}' for '--resolution': the weights in {} draw {}×{} \
+             images; pass --resolution {} or other --weights",
             weights.display(),
             model.resolution(),
             model.resolution(),
             model.resolution()
         )));
     }
+    Ok(model)
+}
 
+/// The Director's settings from the flags, for `model`.
+fn biggan_settings(
+    args: &Args,
+    fps: FrameRate,
+    model: &BigGan,
+    previous_classes: Option<Vec<u16>>,
+) -> anyhow::Result<BigGanSettings> {
     let settings = BigGanSettings {
         tempo_sensitivity: args.tempo_sensitivity,
         pitch_sensitivity: args.pitch_sensitivity,
@@ -473,29 +704,71 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         class_dim: model.config().num_classes,
     };
     settings.validate().map_err(director_flag_error)?;
+    Ok(settings)
+}
+
+/// A fresh Director over the song's features.
+fn director(
+    args: &Args,
+    settings: &BigGanSettings,
+    samples: &[FeatureSample],
+) -> anyhow::Result<BigGanDirector> {
+    let mode = if args.live {
+        HarmonyMode::Live
+    } else {
+        HarmonyMode::Song {
+            mean_chroma: mean_chroma(samples),
+        }
+    };
+    BigGanDirector::new(settings, mode).map_err(director_flag_error)
+}
+
+/// The per-frame features of the rendered span.
+fn frame_inputs(job: &Job, samples: Vec<FeatureSample>) -> FrameInputs {
+    FrameInputs::new(
+        samples,
+        job.analysed.feature_hz,
+        job.args.start,
+        job.fps.num,
+        job.fps.den,
+        job.args.live,
+    )
+}
+
+/// The BigGAN-deep music video; returns the frame size and the video's path.
+fn render_biggan(job: Job) -> anyhow::Result<((u32, u32), PathBuf)> {
+    let args = job.args;
+    let files = VectorFiles::beside(&args.out);
+    let previous_classes = if args.use_previous_classes && args.classes.is_none() {
+        let meta = VectorsMeta::read(&files.meta).with_context(|| {
+            format!(
+                "--use_previous_classes reuses the classes of the last render to {}, but its \
+                 vectors file could not be read: render once without it",
+                args.out.display()
+            )
+        })?;
+        Some(meta.classes)
+    } else {
+        None
+    };
+    let model = load_biggan(args, args.weights.as_deref(), &job.device)?;
+    let settings = biggan_settings(args, job.fps, &model, previous_classes)?;
     let latents = if args.use_previous_vectors {
         let (previous, _) = PreviousLatents::open(
             &files,
             settings.z_dim,
             settings.class_dim,
-            (fps.num, fps.den),
+            (job.fps.num, job.fps.den),
             args.start,
-            span.num_frames,
+            job.span.num_frames,
         )
         .context("--use_previous_vectors")?;
         Latents::Previous(previous)
     } else {
-        let mode = if args.live {
-            HarmonyMode::Live
-        } else {
-            HarmonyMode::Song {
-                mean_chroma: mean_chroma(&analysed.samples),
-            }
-        };
-        let director = BigGanDirector::new(&settings, mode).map_err(director_flag_error)?;
+        let director = director(args, &settings, &job.analysed.samples)?;
         let meta = VectorsMeta {
-            fps_num: fps.num,
-            fps_den: fps.den,
+            fps_num: job.fps.num,
+            fps_den: job.fps.den,
             start_s: args.start,
             num_frames: 0,
             z_dim: settings.z_dim,
@@ -505,34 +778,108 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             classes: director.classes().to_vec(),
             song: args.song.display().to_string(),
         };
-        let inputs = FrameInputs::new(
-            analysed.samples,
-            analysed.feature_hz,
-            args.start,
-            fps.num,
-            fps.den,
-            args.live,
-        );
-        let source = DirectedLatents::new(director, inputs, span.num_vector_frames);
+        let inputs = frame_inputs(&job, job.analysed.samples.clone());
+        let source = DirectedLatents::new(director, inputs, job.span.num_vector_frames);
         let recorder = VectorsRecorder::create(&files, meta)?;
         Latents::Directed(Box::new(Recorded::new(source, recorder)))
     };
+    let mut frames = BigGanFrames::new(&model, latents, args.truncation, job.span.num_frames);
+    let (size, out) = encode(&job, &mut frames, args.batch_size as usize)?;
+    if let Latents::Directed(recorded) = frames.into_source() {
+        recorded.finish().context("writing the vectors files")?;
+    }
+    Ok((size, out))
+}
 
-    let side = model.resolution() as u32;
-    let mut spec = VideoSpec::new(side, side, fps.num, fps.den);
-    spec.audio_wav = Some(wav.temp_path().to_owned());
-    let mut encoder = VideoEncoder::start(&ffmpeg, &args.out, &spec)?;
+/// The DeepDream video: `picture` (or a BigGAN-deep frame) dreamed as deep as the kick says.
+fn render_deepdream(job: Job, picture: Option<RgbImage>) -> anyhow::Result<((u32, u32), PathBuf)> {
+    let args = job.args;
+    let base = match picture {
+        Some(picture) => fit_picture(picture, args.resolution),
+        None => biggan_base_picture(&job)?,
+    };
+    let weights = match &args.weights {
+        Some(path) => path.clone(),
+        None => weights::locate(GOOGLENET_MODEL_ID, FileRole::Checkpoint).context(
+            "no --weights given and GoogLeNet is not installed; run `deep-visualizer weights \
+             download googlenet` or pass --weights FILE",
+        )?,
+    };
+    let model = InceptionV1::load(&weights, Preprocess::Pretrained, job.device.device())
+        .with_context(|| format!("loading the GoogLeNet weights {}", weights.display()))?;
+    let (dream_settings, engine_settings) = args.dream.settings(args.seed);
+    let dreamer = Dreamer::new(model, dream_settings)?;
+    let size = base.dimensions();
+    let engine = DreamEngine::new(dreamer, &base, engine_settings);
+    let inputs = frame_inputs(&job, job.analysed.samples.clone());
+    let mut frames = DreamFrames::new(engine, inputs, job.span.num_frames, size);
+    encode(&job, &mut frames, 1)
+}
+
+/// The first frame the BigGAN-deep render of the same flags would draw: DeepDream's base when no
+/// --image is given.
+fn biggan_base_picture(job: &Job) -> anyhow::Result<RgbImage> {
+    let args = job.args;
+    let model = load_biggan(args, args.biggan_weights.as_deref(), &job.device)
+        .context("DeepDream without --image dreams on a BigGAN-deep frame")?;
+    let settings = biggan_settings(args, job.fps, &model, None)?;
+    let director = director(args, &settings, &job.analysed.samples)?;
+    let inputs = frame_inputs(job, job.analysed.samples.clone());
+    let latents = DirectedLatents::new(director, inputs, 1);
+    let mut frames = BigGanFrames::new(&model, latents, args.truncation, 1);
+    let mut drawn = Vec::with_capacity(1);
+    frames.next_frames(1, &mut drawn)?;
+    let (width, height) = frames.frame_size_px();
+    let rgb = drawn.pop().context("BigGAN-deep drew no frame")?;
+    RgbImage::from_raw(width, height, rgb).context("BigGAN-deep drew a frame of the wrong size")
+}
+
+/// `picture` scaled so its longer side is `resolution` (when given), with even sides as
+/// H.264's 4:2:0 needs (the odd last row or column is cropped).
+fn fit_picture(picture: RgbImage, resolution: Option<u32>) -> RgbImage {
+    let picture = match resolution {
+        Some(side) => {
+            let (w, h) = picture.dimensions();
+            let scale = f64::from(side) / f64::from(w.max(h));
+            let (w, h) = (
+                ((f64::from(w) * scale).round() as u32).max(2),
+                ((f64::from(h) * scale).round() as u32).max(2),
+            );
+            image::imageops::resize(&picture, w, h, image::imageops::FilterType::Lanczos3)
+        }
+        None => picture,
+    };
+    let (w, h) = picture.dimensions();
+    let (even_w, even_h) = ((w & !1).max(2), (h & !1).max(2));
+    if (even_w, even_h) == (w, h) {
+        picture
+    } else {
+        image::imageops::crop_imm(&picture, 0, 0, even_w.min(w), even_h.min(h)).to_image()
+    }
+}
+
+/// Streams every frame of `frames` to the encoder (and --frames-dir), `batch_size` at a time;
+/// returns the frame size and the finished video's path.
+fn encode(
+    job: &Job,
+    frames: &mut dyn FrameSource,
+    batch_size: usize,
+) -> anyhow::Result<((u32, u32), PathBuf)> {
+    let args = job.args;
+    let (width, height) = frames.frame_size_px();
+    let mut spec = VideoSpec::new(width, height, job.fps.num, job.fps.den);
+    spec.audio_wav = Some(job.wav_path.clone());
+    let mut encoder = VideoEncoder::start(&job.ffmpeg, &args.out, &spec)?;
     if let Some(dir) = &args.frames_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating --frames-dir {}", dir.display()))?;
     }
-    let bar = progress_bar(args.quiet, span.num_frames, &format!("{device}"));
-    let mut frames = BigGanFrames::new(&model, latents, args.truncation, span.num_frames);
-    let mut batch = Vec::with_capacity(args.batch_size as usize);
+    let bar = progress_bar(args.quiet, job.span.num_frames, &format!("{}", job.device));
+    let mut batch = Vec::with_capacity(batch_size);
     let mut frame_idx = 0u64;
     loop {
         batch.clear();
-        if frames.next_frames(args.batch_size as usize, &mut batch)? == 0 {
+        if frames.next_frames(batch_size, &mut batch)? == 0 {
             break;
         }
         for rgb in batch.drain(..) {
@@ -540,8 +887,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 write_png(
                     &dir.join(format!("frame_{frame_idx:06}.png")),
                     &rgb,
-                    side,
-                    side,
+                    width,
+                    height,
                 )?;
             }
             encoder.push_frame(rgb)?;
@@ -550,34 +897,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.set_position(frame_idx);
     }
     anyhow::ensure!(
-        frame_idx == span.num_frames,
-        "the latents ran out after {frame_idx} of {} frames",
-        span.num_frames
+        frame_idx == job.span.num_frames,
+        "the engine ran out after {frame_idx} of {} frames",
+        job.span.num_frames
     );
     bar.set_message("finishing the video");
     let out = encoder.finish()?;
-    if let Latents::Directed(recorded) = frames.into_source() {
-        recorded.finish().context("writing the vectors files")?;
-    }
     bar.finish_and_clear();
-    drop(wav);
-    if !args.quiet {
-        eprintln!(
-            "wrote {} ({} frames, {:.2} s at {:.3} fps, {}×{}) in {:.1} s",
-            out.display(),
-            span.num_frames,
-            span.duration_s,
-            fps.hz(),
-            side,
-            side,
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
+    Ok(((width, height), out))
 }
 
-/// Checks that need no file: the class list against --num_classes.
+/// Checks that need no file: the class list against --num_classes, flags of the other engine.
 fn check_flags(args: &Args) -> anyhow::Result<()> {
+    if args.engine == EngineArg::Biggan {
+        if args.image.is_some() {
+            return Err(flag_error(
+                "invalid value for '--image': a base picture is for --engine deepdream",
+            ));
+        }
+        if args.biggan_weights.is_some() {
+            return Err(flag_error(
+                "invalid value for '--biggan_weights': they draw DeepDream's base picture; with                  --engine biggan give the weights with --weights",
+            ));
+        }
+    }
     if let Some(classes) = &args.classes {
         let n = usize::from(args.num_classes);
         if classes.len() != 12 && classes.len() != n {
@@ -629,6 +972,7 @@ fn analyse_song(args: &Args, fps: FrameRate, wav_path: &Path) -> anyhow::Result<
         .iter()
         .map(|row| FeatureSample {
             time_s: row.time_s,
+            kick: row.kick,
             power: row.power,
             power_rise: row.power_rise,
             chroma: row.chroma,
@@ -695,9 +1039,13 @@ fn span_of(args: &Args, fps: FrameRate, song_s: f64) -> anyhow::Result<Span> {
     })
 }
 
-/// `weights/biggan-deep-RESOLUTION` in the current folder.
-fn default_weights(resolution: u32) -> PathBuf {
-    PathBuf::from("weights").join(format!("biggan-deep-{resolution}"))
+/// The installed `biggan-deep-RESOLUTION` (see `deep-visualizer weights`).
+fn default_biggan_weights(resolution: u32) -> anyhow::Result<PathBuf> {
+    weights::locate_model_dir(&format!("biggan-deep-{resolution}")).with_context(|| {
+        format!(
+            "no --weights given and BigGAN-deep {resolution} is not installed; run              `deep-visualizer weights download biggan-deep-{resolution}` or pass --weights DIR"
+        )
+    })
 }
 
 /// A Director setting error as a flag error (the settings carry the flags' names).

@@ -803,6 +803,7 @@ mod tests {
                 let mut chroma: [f32; 12] = std::array::from_fn(|_| rng.random::<f32>() * 0.3);
                 chroma[(k / 17) % 12] = 1.0;
                 FrameInput {
+                    kick: 0.0,
                     power: rng.random(),
                     power_rise: rng.random::<f32>() * 0.5,
                     chroma,

@@ -20,6 +20,9 @@ use crate::params::NUM_PITCH_CLASSES;
 /// analysis frame (0..1) and its rise is a signed derivative per seed step (1/43.07 s).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FrameInput {
+    /// Strongest kick-band level in the interval, 0..1: the maximum, not the mean, so a kick
+    /// shorter than a frame is not averaged away (DeepDream's depth follows it).
+    pub kick: f32,
     /// Mean mel power, 0..1.
     pub power: f32,
     /// Positive rise of the mean mel power, 0..1.
@@ -35,6 +38,8 @@ pub struct FrameInput {
 pub struct FeatureSample {
     /// Song time of the sample's analysis window centre, in seconds.
     pub time_s: f64,
+    /// Kick-band energy, 0..1.
+    pub kick: f32,
     /// Mean mel power, 0..1.
     pub power: f32,
     /// Positive rise of the mean mel power, 0..1.
@@ -120,12 +125,14 @@ impl FrameInputs {
             held..held + 1
         };
         let n = range.len() as f64;
+        let mut kick = 0.0f32;
         let mut power = 0.0f64;
         let mut power_rise = 0.0f64;
         let mut chroma = [0.0f64; NUM_PITCH_CLASSES];
         let mut chroma_rise = [0.0f64; NUM_PITCH_CLASSES];
         for i in range {
             let s = &self.samples[i];
+            kick = kick.max(s.kick);
             power += f64::from(s.power);
             power_rise += f64::from(s.power_rise);
             let rise = self.chroma_rise(i);
@@ -135,6 +142,7 @@ impl FrameInputs {
             }
         }
         FrameInput {
+            kick,
             power: (power / n) as f32,
             power_rise: (power_rise / n) as f32,
             chroma: chroma.map(|c| (c / n) as f32),
@@ -174,6 +182,7 @@ mod tests {
         chroma[0] = c0;
         FeatureSample {
             time_s,
+            kick: power,
             power,
             power_rise: power / 2.0,
             chroma,

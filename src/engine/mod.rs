@@ -2,11 +2,14 @@
 //!
 //! A render (the CLI's `render`, the plugin's take renderer) drives a [`FrameSource`] and hands
 //! each batch to the encoder; it does not care which model draws. [`biggan::BigGanFrames`] is the
-//! BigGAN-deep engine (Director + generator); another engine is one more implementation.
+//! BigGAN-deep engine (Director + generator), [`deepdream::DreamFrames`] the DeepDream engine
+//! (kick envelope + GoogLeNet).
 
 pub mod biggan;
+pub mod deepdream;
 
 use crate::director::DirectorError;
+use crate::dream::DreamError;
 use crate::export::ExportError;
 use crate::models::biggan::BigGanError;
 
@@ -16,6 +19,9 @@ pub enum EngineError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] BigGanError),
+    /// DeepDream failed.
+    #[error(transparent)]
+    Dream(#[from] DreamError),
     /// The director's settings are unusable.
     #[error(transparent)]
     Director(#[from] DirectorError),
