@@ -157,7 +157,8 @@ fn tiny128_every_block_and_image_matches_pytorch_on_cpu_legacy_format() {
 }
 
 /// Every way of computing the convolutions (burn's conv2d or matrix products, whole or in
-/// bands; sub-pixel or explicit up-sampling) matches PyTorch block by block.
+/// bands, or each by feature-map size; sub-pixel or explicit up-sampling) matches PyTorch block
+/// by block.
 #[test]
 fn tiny128_every_convolution_formulation_matches_pytorch() {
     let mut variants = Vec::new();
@@ -165,6 +166,8 @@ fn tiny128_every_convolution_formulation_matches_pytorch() {
         for subpixel_upsampling in [false, true] {
             variants.push(ExecOptions {
                 matmul_convs,
+                // Matrix products at every size, not only on small maps.
+                matmul_max_pixels: usize::MAX,
                 subpixel_upsampling,
                 ..ExecOptions::default()
             });
@@ -172,6 +175,7 @@ fn tiny128_every_convolution_formulation_matches_pytorch() {
     }
     // im2col in bands of a few rows, one sample at a time.
     variants.push(ExecOptions {
+        matmul_max_pixels: usize::MAX,
         max_im2col_elements: 4096,
         ..ExecOptions::default()
     });

@@ -18,7 +18,8 @@ pub const DEVICE_ENV_VAR: &str = "DEEP_VISUALIZER_DEVICE";
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DevicePreference {
-    /// The GPU through wgpu if any adapter exists, else the CPU.
+    /// The GPU through wgpu if a hardware adapter exists, else the CPU (a software adapter such
+    /// as lavapipe is slower than the CPU backend, so auto passes it over).
     #[default]
     Auto,
     /// The CPU backend, even when a GPU exists (reproducible results, or a GPU that misbehaves).
@@ -170,6 +171,16 @@ impl ComputeDevice {
             DevicePreference::Cpu => Ok(Self::cpu()),
             DevicePreference::Gpu => Self::gpu(),
             DevicePreference::Auto => match Self::gpu() {
+                // A software rasteriser (lavapipe/llvmpipe) runs the models several times
+                // slower than the CPU backend on the same cores: only `gpu` asks for it.
+                Ok(device) if device.is_software() => {
+                    let mut cpu = Self::cpu();
+                    cpu.fallback_reason = Some(format!(
+                        "the only wgpu adapter, {}, is a software one; the CPU backend is faster",
+                        device.description
+                    ));
+                    Ok(cpu)
+                }
                 Ok(device) => Ok(device),
                 Err(DeviceError::NoGpu(reason)) => {
                     let mut device = Self::cpu();
@@ -205,6 +216,13 @@ impl ComputeDevice {
             }),
             Err(reason) => Err(DeviceError::NoGpu(reason.clone())),
         }
+    }
+
+    /// Whether this is a wgpu adapter that runs on the CPU (a software rasteriser).
+    pub fn is_software(&self) -> bool {
+        self.wgpu_setup.as_ref().is_some_and(|setup| {
+            setup.adapter.get_info().device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu
+        })
     }
 
     /// The burn device to create tensors and modules on.
@@ -272,5 +290,19 @@ mod tests {
             .sum()
             .into_scalar::<f32>();
         assert_eq!(sum, 3.0);
+    }
+
+    #[test]
+    fn auto_passes_over_a_software_adapter() {
+        let auto = ComputeDevice::select(DevicePreference::Auto).unwrap();
+        assert!(!auto.is_software(), "{auto}");
+        // With lavapipe installed (as in CI) this is the path a GPU-less desktop takes.
+        if let Ok(gpu) = ComputeDevice::gpu() {
+            if gpu.is_software() {
+                assert_eq!(auto.backend(), ComputeBackend::Cpu);
+                let reason = auto.fallback_reason().unwrap_or_default();
+                assert!(reason.contains("software"), "{reason}");
+            }
+        }
     }
 }

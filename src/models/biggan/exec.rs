@@ -19,8 +19,13 @@ use super::model::{upsample_nearest_2x, BigGanModule, Conv2d, Layer};
 /// Which formulations to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecOptions {
-    /// Convolutions as matrix products over im2col (else burn's `conv2d`).
+    /// Convolutions as matrix products over im2col (else burn's `conv2d`), at feature maps of
+    /// at most `matmul_max_pixels` pixels.
     pub matmul_convs: bool,
+    /// The largest feature map (height × width) whose convolutions are matrix products: on
+    /// small maps one large product beats burn's `conv2d`; on large ones building the im2col
+    /// matrix costs more than it saves (measured by `benches/biggan.rs` with `BIGGAN_BENCH_OPS=1`).
+    pub matmul_max_pixels: usize,
     /// Up-sampling 3×3 convolutions as four 2×2 phase convolutions (else up-sample, then
     /// convolve, as the original).
     pub subpixel_upsampling: bool,
@@ -33,6 +38,7 @@ impl Default for ExecOptions {
     fn default() -> Self {
         Self {
             matmul_convs: true,
+            matmul_max_pixels: 16 * 16,
             subpixel_upsampling: true,
             max_im2col_elements: 16 << 20,
         }
@@ -326,40 +332,53 @@ pub struct Plan {
 impl Plan {
     /// Derives the convolutions of `module` for `options`.
     pub fn new(module: &BigGanModule, options: ExecOptions) -> Self {
-        let conv = |c: &Conv2d| ConvOp::from_module(c, &options);
-        let layers = module
-            .generator
-            .layers
-            .iter()
-            .map(|layer| match layer {
+        // The options for a convolution over a `side_px`² feature map.
+        let at = |side_px: usize| ExecOptions {
+            matmul_convs: options.matmul_convs && side_px * side_px <= options.matmul_max_pixels,
+            ..options
+        };
+        let conv = |c: &Conv2d, side_px: usize| ConvOp::from_module(c, &at(side_px));
+        // gen_z's output is 4×4; every up-sampling block doubles the side.
+        let mut side_px = 4;
+        let mut layers = Vec::with_capacity(module.generator.layers.len());
+        for layer in &module.generator.layers {
+            layers.push(match layer {
                 Layer::Block(block) => {
+                    let out_side_px = if block.up_sample {
+                        2 * side_px
+                    } else {
+                        side_px
+                    };
                     let subpixel = block.up_sample && options.subpixel_upsampling;
                     let conv_1 = if subpixel {
+                        // The four phases are computed at the input's size.
                         let weight = subpixel_kernel(block.conv_1.weight.val());
                         let bias = block.conv_1.bias.as_ref().map(|b| b.val().repeat_dim(0, 4));
-                        ConvOp::new(weight, bias, 1, &options)
+                        ConvOp::new(weight, bias, 1, &at(side_px))
                     } else {
-                        conv(&block.conv_1)
+                        conv(&block.conv_1, out_side_px)
                     };
-                    LayerPlan::Block(BlockPlan {
-                        conv_0: conv(&block.conv_0),
+                    let plan = LayerPlan::Block(BlockPlan {
+                        conv_0: conv(&block.conv_0, side_px),
                         conv_1,
                         conv_1_subpixel: subpixel,
-                        conv_2: conv(&block.conv_2),
-                        conv_3: conv(&block.conv_3),
-                    })
+                        conv_2: conv(&block.conv_2, out_side_px),
+                        conv_3: conv(&block.conv_3, out_side_px),
+                    });
+                    side_px = out_side_px;
+                    plan
                 }
                 Layer::Attention(attention) => LayerPlan::Attention(AttentionPlan {
-                    theta: conv(&attention.snconv1x1_theta),
-                    phi: conv(&attention.snconv1x1_phi),
-                    g: conv(&attention.snconv1x1_g),
-                    o_conv: conv(&attention.snconv1x1_o_conv),
+                    theta: conv(&attention.snconv1x1_theta, side_px),
+                    phi: conv(&attention.snconv1x1_phi, side_px),
+                    g: conv(&attention.snconv1x1_g, side_px),
+                    o_conv: conv(&attention.snconv1x1_o_conv, side_px),
                 }),
-            })
-            .collect();
+            });
+        }
         Self {
             layers,
-            conv_to_rgb: conv(&module.generator.conv_to_rgb),
+            conv_to_rgb: conv(&module.generator.conv_to_rgb, side_px),
             options,
         }
     }
