@@ -222,6 +222,8 @@ fn main() {
         ops(ComputeDevice::cpu().device());
         return;
     }
+    // As the CLI sets up its model threads.
+    deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
     let mut devices = vec![ComputeDevice::cpu()];
     if !std::env::var("BIGGAN_BENCH_GPU").is_ok_and(|v| v == "0") {
         match ComputeDevice::select(DevicePreference::Gpu) {

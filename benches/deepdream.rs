@@ -77,6 +77,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let weights = dir.path().join("googlenet_random.safetensors");
     random_full_width_checkpoint(&weights);
+    // As the CLI sets up its model threads.
+    deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
     let device = Device::flex();
     let net = InceptionV1::load(&weights, Preprocess::Pretrained, &device).expect("load");
 

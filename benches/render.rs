@@ -172,7 +172,8 @@ fn main() {
     });
     rows.push(("director", per_s(wall), per_s(cpu)));
 
-    // Model: a few batches, scaled to a second of video.
+    // Model: a few batches, scaled to a second of video, on threads set up as `render` does.
+    deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
     let device = ComputeDevice::cpu();
     let model = BigGan::with_random_weights(BigGanConfig::biggan_deep_128(), 3, device.device())
         .expect("random biggan-deep-128");

@@ -7,6 +7,7 @@ use deep_visualizer::dream::picture::{load_rgb8, rgb8_to_tensor, save_png, tenso
 use deep_visualizer::dream::{dream_rng, DreamSettings, Dreamer, GradientNorm, Objective};
 use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
 use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
+use deep_visualizer::models::subnormals::flush_subnormals_on_model_threads;
 use deep_visualizer::weights::{self, FileRole};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -94,6 +95,7 @@ pub fn parse_layer(name: &str) -> Result<Layer, String> {
 
 /// Dreams `--image` and writes `--out`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    flush_subnormals_on_model_threads();
     let device = ComputeDevice::select(DevicePreference::resolve(args.device)?)?;
     let device = device.device();
     let weights = match &args.weights {

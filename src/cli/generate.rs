@@ -91,6 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--truncation {} is outside (0, 1]", args.truncation);
     }
     let preference = DevicePreference::resolve(args.device)?;
+    deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
     let device = ComputeDevice::select(preference)?;
     if !args.quiet {
         eprintln!("device: {device}");

@@ -602,6 +602,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let analysed = analyse_song(&args, fps, wav.temp_path())?;
     let span = span_of(&args, fps, analysed.song_s)?;
     let preference = DevicePreference::resolve(args.device)?;
+    deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
     let job = Job {
         args: &args,
         fps,

@@ -5,3 +5,4 @@ pub mod biggan;
 pub mod checkpoint;
 pub mod device;
 pub mod inception;
+pub mod subnormals;
