@@ -235,6 +235,17 @@ fn main() {
         let started = Instant::now();
         let model =
             BigGan::with_random_weights(config.clone(), 1, device.device()).expect("build model");
+        // `BIGGAN_BENCH_PARALLEL=N`: N parts of each batch on their own threads.
+        let model = match std::env::var("BIGGAN_BENCH_PARALLEL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            Some(parallel_samples) => model.with_exec_options(ExecOptions {
+                parallel_samples,
+                ..ExecOptions::default()
+            }),
+            None => model,
+        };
         println!(
             "{device}: model built in {:.1} s",
             started.elapsed().as_secs_f64()

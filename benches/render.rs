@@ -177,6 +177,13 @@ fn main() {
     let device = ComputeDevice::cpu();
     let model = BigGan::with_random_weights(BigGanConfig::biggan_deep_128(), 3, device.device())
         .expect("random biggan-deep-128");
+    // As `render` runs it on the CPU: one part of each batch per core.
+    let num_cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let options = deep_visualizer::models::biggan::exec::ExecOptions {
+        parallel_samples: num_cores,
+        ..model.exec_options()
+    };
+    let model = model.with_exec_options(options);
     let z_dim = model.config().z_dim;
     let classes = model.config().num_classes;
     let draw = |n: usize| {

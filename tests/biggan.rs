@@ -173,6 +173,11 @@ fn tiny128_every_convolution_formulation_matches_pytorch() {
             });
         }
     }
+    // The batch in parts on their own threads.
+    variants.push(ExecOptions {
+        parallel_samples: 2,
+        ..ExecOptions::default()
+    });
     // im2col in bands of a few rows, one sample at a time.
     variants.push(ExecOptions {
         matmul_max_pixels: usize::MAX,
@@ -182,8 +187,9 @@ fn tiny128_every_convolution_formulation_matches_pytorch() {
     for options in variants {
         eprintln!("{options:?}");
         let model = load_tiny128("tiny128.safetensors", &cpu()).with_exec_options(options);
-        // The banded path loops over samples: include the batch-2 case there.
-        let traced_only = options.max_im2col_elements == ExecOptions::default().max_im2col_elements;
+        // The banded and threaded paths split the batch: include the batch-2 case there.
+        let traced_only = options.max_im2col_elements == ExecOptions::default().max_im2col_elements
+            && options.parallel_samples == 1;
         check_cases("tiny128", &model, CPU_TOLERANCE, traced_only);
     }
 }

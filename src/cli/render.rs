@@ -36,8 +36,9 @@ use deep_visualizer::engine::{EngineError, FrameSource};
 use deep_visualizer::export::png::write_png;
 use deep_visualizer::export::wav::WavWriter;
 use deep_visualizer::export::{find_ffmpeg, Ffmpeg, PendingFile, VideoEncoder, VideoSpec};
+use deep_visualizer::models::biggan::exec::ExecOptions;
 use deep_visualizer::models::biggan::BigGan;
-use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
+use deep_visualizer::models::device::{ComputeBackend, ComputeDevice, DevicePreference};
 use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
 use deep_visualizer::params::DreamMode;
 use deep_visualizer::weights::{self, FileRole};
@@ -666,6 +667,17 @@ fn load_biggan(
             weights.display()
         )
     })?;
+    let model = if device.backend() == ComputeBackend::Cpu {
+        // One part of each batch per core: burn's CPU backend leaves a core idle otherwise.
+        let num_cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let options = ExecOptions {
+            parallel_samples: num_cores,
+            ..model.exec_options()
+        };
+        model.with_exec_options(options)
+    } else {
+        model
+    };
     if args
         .resolution
         .is_some_and(|r| r as usize != model.resolution())

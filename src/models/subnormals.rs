@@ -13,6 +13,11 @@ pub fn flush_subnormals_on_model_threads() {
     rayon::broadcast(|_| set_flush_to_zero());
 }
 
+/// Sets FTZ and DAZ on the calling thread only (a model thread the library starts itself).
+pub fn flush_subnormals_on_this_thread() {
+    set_flush_to_zero();
+}
+
 #[cfg(target_arch = "x86_64")]
 fn set_flush_to_zero() {
     /// MXCSR bit 15: results that would be subnormal become zero.

@@ -286,15 +286,46 @@ impl BigGan {
     ) -> Result<Tensor<4>, BigGanError> {
         let row = self.check_inputs(&z, &y, truncation)?;
         let norms = self.normalizations(truncation, row);
-        Ok(model::forward(
-            &self.module,
-            &self.config,
-            &self.plan,
-            &norms,
-            z,
-            y,
-            None,
-        ))
+        let batch = z.dims()[0];
+        let num_workers = self.plan.options.parallel_samples.clamp(1, batch.max(1));
+        if num_workers == 1 {
+            return Ok(model::forward(
+                &self.module,
+                &self.config,
+                &self.plan,
+                &norms,
+                z,
+                y,
+                None,
+            ));
+        }
+        // Parts of the batch on their own threads: each thread's element-wise work then runs
+        // beside the others' (see `ExecOptions::parallel_samples`).
+        let per_worker = batch.div_ceil(num_workers);
+        let parts = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..batch)
+                .step_by(per_worker)
+                .map(|start| {
+                    let rows = per_worker.min(batch - start);
+                    let z = z.clone().narrow(0, start, rows);
+                    let y = y.clone().narrow(0, start, rows);
+                    let norms = &norms;
+                    scope.spawn(move || {
+                        crate::models::subnormals::flush_subnormals_on_this_thread();
+                        model::forward(&self.module, &self.config, &self.plan, norms, z, y, None)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Vec<_>>()
+        });
+        Ok(Tensor::cat(parts, 0))
     }
 
     /// [`BigGan::generate`] from host slices (row-major `[batch, z_dim]` and
