@@ -12,7 +12,7 @@ use deep_visualizer::weights::{self, FileRole};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The manifest's id of torchvision's GoogLeNet checkpoint.
-pub const GOOGLENET_MODEL_ID: &str = "googlenet";
+const GOOGLENET_MODEL_ID: &str = "googlenet";
 
 /// Arguments of `dream`.
 #[derive(clap::Args, Debug)]
@@ -93,6 +93,14 @@ pub fn parse_layer(name: &str) -> Result<Layer, String> {
     })
 }
 
+/// The installed GoogLeNet checkpoint, or an error saying how to install it.
+pub fn installed_googlenet() -> anyhow::Result<PathBuf> {
+    weights::locate(GOOGLENET_MODEL_ID, FileRole::Checkpoint).context(
+        "no --weights given and GoogLeNet is not installed; run \
+         `deep-visualizer weights download googlenet` or pass --weights FILE",
+    )
+}
+
 /// Dreams `--image` and writes `--out`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     flush_subnormals_on_model_threads();
@@ -100,10 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = device.device();
     let weights = match &args.weights {
         Some(path) => path.clone(),
-        None => weights::locate(GOOGLENET_MODEL_ID, FileRole::Checkpoint).context(
-            "no --weights given and GoogLeNet is not installed; run \
-             `deep-visualizer weights download googlenet` or pass --weights FILE",
-        )?,
+        None => installed_googlenet()?,
     };
     let picture = load_rgb8(&args.image)?;
     let model = InceptionV1::load(&weights, Preprocess::Pretrained, device)

@@ -41,11 +41,11 @@ use deep_visualizer::models::biggan::BigGan;
 use deep_visualizer::models::device::{ComputeBackend, ComputeDevice, DevicePreference};
 use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
 use deep_visualizer::params::DreamMode;
-use deep_visualizer::weights::{self, FileRole};
+use deep_visualizer::weights;
 use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::dream::GOOGLENET_MODEL_ID;
+use super::dream::installed_googlenet;
 
 /// Arguments of `render`.
 #[derive(clap::Args, Debug, Clone)]
@@ -749,7 +749,7 @@ fn frame_inputs(job: &Job, samples: Vec<FeatureSample>) -> FrameInputs {
 }
 
 /// The BigGAN-deep music video; returns the frame size and the video's path.
-fn render_biggan(job: Job) -> anyhow::Result<((u32, u32), PathBuf)> {
+fn render_biggan(mut job: Job) -> anyhow::Result<((u32, u32), PathBuf)> {
     let args = job.args;
     let files = VectorFiles::beside(&args.out);
     let previous_classes = if args.use_previous_classes && args.classes.is_none() {
@@ -791,7 +791,9 @@ fn render_biggan(job: Job) -> anyhow::Result<((u32, u32), PathBuf)> {
             classes: director.classes().to_vec(),
             song: args.song.display().to_string(),
         };
-        let inputs = frame_inputs(&job, job.analysed.samples.clone());
+        // The song's features move into the frame inputs; nothing after this reads them.
+        let samples = std::mem::take(&mut job.analysed.samples);
+        let inputs = frame_inputs(&job, samples);
         let source = DirectedLatents::new(director, inputs, job.span.num_vector_frames);
         let recorder = VectorsRecorder::create(&files, meta)?;
         Latents::Directed(Box::new(Recorded::new(source, recorder)))
@@ -805,7 +807,10 @@ fn render_biggan(job: Job) -> anyhow::Result<((u32, u32), PathBuf)> {
 }
 
 /// The DeepDream video: `picture` (or a BigGAN-deep frame) dreamed as deep as the kick says.
-fn render_deepdream(job: Job, picture: Option<RgbImage>) -> anyhow::Result<((u32, u32), PathBuf)> {
+fn render_deepdream(
+    mut job: Job,
+    picture: Option<RgbImage>,
+) -> anyhow::Result<((u32, u32), PathBuf)> {
     let args = job.args;
     let base = match picture {
         Some(picture) => fit_picture(picture, args.resolution),
@@ -813,10 +818,7 @@ fn render_deepdream(job: Job, picture: Option<RgbImage>) -> anyhow::Result<((u32
     };
     let weights = match &args.weights {
         Some(path) => path.clone(),
-        None => weights::locate(GOOGLENET_MODEL_ID, FileRole::Checkpoint).context(
-            "no --weights given and GoogLeNet is not installed; run `deep-visualizer weights \
-             download googlenet` or pass --weights FILE",
-        )?,
+        None => installed_googlenet()?,
     };
     let model = InceptionV1::load(&weights, Preprocess::Pretrained, job.device.device())
         .with_context(|| format!("loading the GoogLeNet weights {}", weights.display()))?;
@@ -824,7 +826,8 @@ fn render_deepdream(job: Job, picture: Option<RgbImage>) -> anyhow::Result<((u32
     let dreamer = Dreamer::new(model, dream_settings)?;
     let size = base.dimensions();
     let engine = DreamEngine::new(dreamer, &base, engine_settings);
-    let inputs = frame_inputs(&job, job.analysed.samples.clone());
+    let samples = std::mem::take(&mut job.analysed.samples);
+    let inputs = frame_inputs(&job, samples);
     let mut frames = DreamFrames::new(engine, inputs, job.span.num_frames, size);
     encode(&job, &mut frames, 1)
 }
