@@ -1,5 +1,5 @@
-//! Time per second of audio of `deep-visualizer render` at 128 px, stage by stage: decode +
-//! analysis, Director, model (a full-size biggan-deep-128 with random weights, the real
+//! Time per second of audio of `deep-visualizer render` at 128 px, stage by stage, through the
+//! library's render pipeline (`deep_visualizer::render`): decode + analysis, Director, model (a full-size biggan-deep-128 with random weights, the real
 //! configuration, on the CPU backend), and encoding (ffmpeg, H.264 + AAC). The pipeline around
 //! the model should add at most 20 % to the model's own time.
 //!
@@ -15,17 +15,13 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use deep_visualizer::analysis::decode::decode_file;
-use deep_visualizer::analysis::offline::{
-    analyze_channels, estimate_song_tuning_cents, Normalisation,
-};
-use deep_visualizer::analysis::AnalyzerConfig;
-use deep_visualizer::director::input::{mean_chroma, FeatureSample, FrameInputs};
+use deep_visualizer::director::input::{mean_chroma, FrameInputs};
 use deep_visualizer::director::{BigGanDirector, BigGanSettings, HarmonyMode, SEED_STEP_HZ};
-use deep_visualizer::export::wav::WavWriter;
 use deep_visualizer::export::{find_ffmpeg, VideoEncoder, VideoSpec};
 use deep_visualizer::models::biggan::{to_rgb8, BigGan, BigGanConfig};
 use deep_visualizer::models::device::ComputeDevice;
+use deep_visualizer::render::source::{analyse, load_audio, write_span_wav, Harmony, RenderSource};
+use deep_visualizer::settings::VisualSettings;
 
 /// CPU seconds this process and its waited-for children used, from `/proc/self/stat` (Linux).
 /// On a shared machine it shows the work done, where wall time also shows waiting.
@@ -124,24 +120,18 @@ fn main() {
     let per_s = |x: f64| x / seconds as f64;
     let mut rows = Vec::new();
 
-    // Decode + analysis, as `render` does them (song mode: tuning estimate, two-pass levels).
+    // Decode + analysis: the render pipeline's own steps (song mode: tuning estimate, two-pass
+    // levels).
     let ((samples, audio), wall, cpu) = timed(|| {
-        let audio = decode_file(&song).expect("decode");
-        let mut config = AnalyzerConfig::new(audio.sample_rate_hz as f32);
-        config.tuning_cents = estimate_song_tuning_cents(&audio.channels, config.sample_rate_hz);
-        let analysis = analyze_channels(&audio.channels, &config, 512, |_, _| {}).expect("analyse");
-        let samples: Vec<FeatureSample> = analysis
-            .rows(Normalisation::Song)
-            .iter()
-            .map(|r| FeatureSample {
-                time_s: r.time_s,
-                kick: r.kick,
-                power: r.power,
-                power_rise: r.power_rise,
-                chroma: r.chroma,
-            })
-            .collect();
-        (samples, audio)
+        let audio = load_audio(&RenderSource::Song(song.clone())).expect("decode");
+        let analysed = analyse(
+            &audio,
+            &VisualSettings::default(),
+            Harmony::Song,
+            &mut |_, _| {},
+        )
+        .expect("analyse");
+        (analysed.samples, audio)
     });
     rows.push(("decode + analysis", per_s(wall), per_s(cpu)));
 
@@ -214,13 +204,8 @@ fn main() {
 
     // Encoding: every frame of the song (the drawn images in turn) and its audio.
     let wav = dir.path().join("audio.wav");
-    let mut writer = WavWriter::create(&wav, audio.sample_rate_hz, 2).expect("wav");
-    let interleaved: Vec<f32> = (0..audio.num_frames())
-        .flat_map(|i| [audio.channels[0][i], audio.channels[1][i]])
-        .collect();
-    writer.write(&interleaved).expect("wav");
-    writer.finish().expect("wav");
-    drop((audio, interleaved));
+    write_span_wav(&audio, 0.0, audio.duration_s(), &wav).expect("wav");
+    drop(audio);
     let frames: Vec<Vec<u8>> = images.into_iter().map(|img| img.into_raw()).collect();
     let ffmpeg = find_ffmpeg(None).expect("ffmpeg");
     let (_, wall, cpu) = timed(|| {

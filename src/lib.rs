@@ -17,6 +17,9 @@ pub mod engine;
 pub mod export;
 pub mod models;
 pub mod params;
+pub mod render;
+pub mod settings;
+pub mod take;
 pub mod weights;
 
 use analysis::{Analyzer, AnalyzerConfig, Source, TransportInfo};

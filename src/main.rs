@@ -29,8 +29,10 @@ enum Command {
     Features(cli::features::Args),
     /// Generate BigGAN-deep images for classes and noise, as PNG files.
     Generate(cli::generate::Args),
-    /// Render a song into a music video (H.264 MP4 with the song's audio).
-    Render(cli::render::Args),
+    /// Render a song, or a take the plugin recorded, into a music video (H.264 MP4 with its
+    /// audio).
+    // Boxed: the render flags dwarf the other commands'.
+    Render(Box<cli::render::Args>),
     /// DeepDream a picture with GoogLeNet/InceptionV1.
     Dream(cli::dream::Args),
 }
@@ -42,7 +44,7 @@ fn main() -> std::process::ExitCode {
         Command::Features(args) => cli::features::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Weights(args) => cli::weights::run(args),
-        Command::Render(args) => cli::render::run(args),
+        Command::Render(args) => cli::render::run(*args),
         Command::Dream(args) => cli::dream::run(args),
     };
     match result {

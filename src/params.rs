@@ -11,17 +11,23 @@ use std::path::PathBuf;
 use std::sync::RwLock;
 
 use nice_plug::prelude::*;
+
+use crate::models::inception::Layer;
 use serde::{Deserialize, Serialize};
 
-/// How many ImageNet classes the harmony can pick from: one per pitch class.
-pub const NUM_PITCH_CLASSES: usize = 12;
-
-/// Number of ImageNet classes; class indices are `0..NUM_IMAGENET_CLASSES`.
-pub const NUM_IMAGENET_CLASSES: u16 = 1000;
+use crate::settings::{self, ranges, Range, VisualSettings};
+pub use crate::settings::{NUM_IMAGENET_CLASSES, NUM_PITCH_CLASSES};
 
 /// The session-state version this build writes. Bump it and extend [`SessionState::migrate`]
 /// when a persisted field changes meaning.
-pub const SESSION_STATE_VERSION: u32 = 1;
+///
+/// Version 2: `classes` became optional (`None` draws them from the seed, as the CLI does).
+pub const SESSION_STATE_VERSION: u32 = 2;
+
+/// The fixed classes version 1 gave every new instance; a version-1 project that still has them
+/// never chose classes.
+const V1_DEFAULT_CLASSES: [u16; NUM_PITCH_CLASSES] =
+    [1, 130, 207, 291, 323, 340, 417, 530, 609, 812, 937, 980];
 
 /// Which model draws the pictures.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +73,11 @@ impl Resolution {
 /// Video frame rate of the preview and of rendered takes.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoFps {
+    /// The engine's seed's rate: 43.07 fps for BigGAN-deep, 30 fps for DeepDream (the CLI's
+    /// default).
+    #[id = "auto"]
+    #[name = "Engine default"]
+    EngineDefault,
     /// 24 fps (film).
     #[id = "24"]
     #[name = "24 fps"]
@@ -94,22 +105,18 @@ pub enum VideoFps {
 }
 
 impl VideoFps {
-    /// Frames per second as a rational `numerator / denominator`, so frame times stay exact.
-    pub fn as_ratio(self) -> (u32, u32) {
+    /// The chosen rate; `None` for the engine's default.
+    pub fn frame_rate(self) -> Option<settings::FrameRate> {
+        let fixed = |num| Some(settings::FrameRate { num, den: 1 });
         match self {
-            VideoFps::Fps24 => (24, 1),
-            VideoFps::Fps25 => (25, 1),
-            VideoFps::Fps30 => (30, 1),
-            VideoFps::Fps50 => (50, 1),
-            VideoFps::Fps60 => (60, 1),
-            VideoFps::Seed => (22050, 512),
+            VideoFps::EngineDefault => None,
+            VideoFps::Fps24 => fixed(24),
+            VideoFps::Fps25 => fixed(25),
+            VideoFps::Fps30 => fixed(30),
+            VideoFps::Fps50 => fixed(50),
+            VideoFps::Fps60 => fixed(60),
+            VideoFps::Seed => Some(settings::FrameRate::BIGGAN_SEED),
         }
-    }
-
-    /// Frames per second.
-    pub fn hz(self) -> f64 {
-        let (num, den) = self.as_ratio();
-        f64::from(num) / f64::from(den)
     }
 }
 
@@ -200,8 +207,9 @@ pub struct SessionState {
     /// Format version of this struct, so a later build can migrate an old project.
     pub version: u32,
     /// The ImageNet class (0–999) drawn for each pitch class, in pitch order C, C#, …, B (or in
-    /// priority order when "sort classes by power" is on).
-    pub classes: [u16; NUM_PITCH_CLASSES],
+    /// priority order when "sort classes by power" is on); `None` until the user picks them:
+    /// 12 classes drawn from the seed, as the CLI does.
+    pub classes: Option<[u16; NUM_PITCH_CLASSES]>,
     /// Seed for the noise vector, the jitter masks and anything else random, so a take renders
     /// the same twice.
     pub seed: u64,
@@ -217,9 +225,7 @@ impl Default for SessionState {
     fn default() -> Self {
         Self {
             version: SESSION_STATE_VERSION,
-            // A fixed, varied default so a fresh instance looks like something; the user picks
-            // their own in the editor or with `--classes` on the CLI.
-            classes: [1, 130, 207, 291, 323, 340, 417, 530, 609, 812, 937, 980],
+            classes: None,
             seed: 0,
             dream_image_path: None,
             output_dir: None,
@@ -232,13 +238,19 @@ impl SessionState {
     /// Brings state saved by an older build up to [`SESSION_STATE_VERSION`], and clamps values a
     /// hand-edited or corrupt project could carry.
     pub fn migrate(mut self) -> Self {
-        // Version 1 is the first; there is nothing older to convert yet. A state with a newer
+        // Version 1 gave every instance the same fixed classes; unchanged, they were never a
+        // choice, so they become "drawn from the seed" as in the CLI. A state with a newer
         // version is kept as is: its known fields still mean the same.
+        if self.version < 2 && self.classes == Some(V1_DEFAULT_CLASSES) {
+            self.classes = None;
+        }
         if self.version < SESSION_STATE_VERSION {
             self.version = SESSION_STATE_VERSION;
         }
-        for class in &mut self.classes {
-            *class = (*class).min(NUM_IMAGENET_CLASSES - 1);
+        if let Some(classes) = &mut self.classes {
+            for class in classes {
+                *class = (*class).min(NUM_IMAGENET_CLASSES - 1);
+            }
         }
         self
     }
@@ -335,9 +347,10 @@ pub struct BigGanParams {
     /// BigGAN truncation: lower is more typical and less varied (seed `--truncation`).
     #[id = "truncation"]
     pub truncation: FloatParam,
-    /// Class-vector smoothing window in video frames (seed `--smooth_factor`).
+    /// Class-vector smoothing in seed steps of 1/43.07 s, whatever the frame rate (seed
+    /// `--smooth_factor`).
     #[id = "smoothing"]
-    pub smoothing_frames: IntParam,
+    pub smooth_factor: IntParam,
 }
 
 /// DeepDream settings.
@@ -400,7 +413,7 @@ impl Default for DeepVisualizerParams {
             session: RwLock::new(SessionState::default()),
             engine: EnumParam::new("Engine", Engine::BigGan).non_automatable(),
             resolution: EnumParam::new("Resolution", Resolution::Px128).non_automatable(),
-            fps: EnumParam::new("Frame Rate", VideoFps::Fps30).non_automatable(),
+            fps: EnumParam::new("Frame Rate", VideoFps::EngineDefault).non_automatable(),
             biggan: BigGanParams::default(),
             dream: DreamParams::default(),
             analysis: AnalysisParams::default(),
@@ -408,52 +421,63 @@ impl Default for DeepVisualizerParams {
     }
 }
 
+/// A float parameter over `range`, skewed by `skew` (0 is linear, negative gives the low end
+/// more travel).
+fn float_param(title: &str, range: Range, skew: f32) -> FloatParam {
+    let (min, max) = (range.min as f32, range.max as f32);
+    let float_range = if skew == 0.0 {
+        FloatRange::Linear { min, max }
+    } else {
+        FloatRange::Skewed {
+            min,
+            max,
+            factor: FloatRange::skew_factor(skew),
+        }
+    };
+    FloatParam::new(title, range.default as f32, float_range)
+}
+
+/// A float parameter over `range`, skewed symmetrically about `center`.
+fn centred_param(title: &str, range: Range, center: f32) -> FloatParam {
+    FloatParam::new(
+        title,
+        range.default as f32,
+        FloatRange::SymmetricalSkewed {
+            min: range.min as f32,
+            max: range.max as f32,
+            factor: FloatRange::skew_factor(-1.5),
+            center,
+        },
+    )
+}
+
+/// An integer parameter over `range`.
+fn int_param(title: &str, range: Range) -> IntParam {
+    IntParam::new(
+        title,
+        range.default as i32,
+        IntRange::Linear {
+            min: range.min as i32,
+            max: range.max as i32,
+        },
+    )
+}
+
 impl Default for BigGanParams {
     fn default() -> Self {
         Self {
-            // The seed accepts any value above 2 and recommends 5–200.
-            pitch_sensitivity: FloatParam::new(
-                "Pitch Sensitivity",
-                50.0,
-                FloatRange::Skewed {
-                    min: 2.5,
-                    max: 500.0,
-                    factor: FloatRange::skew_factor(-2.0),
-                },
-            )
-            .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            tempo_sensitivity: FloatParam::new(
-                "Tempo Sensitivity",
-                0.2,
-                FloatRange::Linear { min: 0.0, max: 1.0 },
-            )
-            .with_value_to_string(two_decimals()),
-            depth: FloatParam::new(
-                "Depth",
-                1.0,
-                FloatRange::Linear {
-                    min: 0.01,
-                    max: 1.0,
-                },
-            )
-            .with_value_to_string(two_decimals()),
-            num_classes: IntParam::new("Classes", 12, IntRange::Linear { min: 1, max: 12 }),
-            sort_classes_by_power: BoolParam::new("Sort Classes by Power", false),
-            jitter: FloatParam::new("Jitter", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
+            pitch_sensitivity: float_param("Pitch Sensitivity", ranges::PITCH_SENSITIVITY, -2.0)
+                .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            tempo_sensitivity: float_param("Tempo Sensitivity", ranges::TEMPO_SENSITIVITY, -2.0)
                 .with_value_to_string(two_decimals()),
-            // BigGAN-deep keeps BN statistics for truncations 0.02..1 in steps of 0.02; the model
-            // is undefined at 0.
-            truncation: FloatParam::new(
-                "Truncation",
-                1.0,
-                FloatRange::Linear {
-                    min: 0.02,
-                    max: 1.0,
-                },
-            )
-            .with_value_to_string(two_decimals()),
-            smoothing_frames: IntParam::new("Smoothing", 10, IntRange::Linear { min: 1, max: 100 })
-                .with_unit(" frames"),
+            depth: float_param("Depth", ranges::DEPTH, 0.0)
+                .with_value_to_string(formatters::v2s_f32_rounded(3)),
+            num_classes: int_param("Classes", ranges::NUM_CLASSES),
+            sort_classes_by_power: BoolParam::new("Sort Classes by Power", false),
+            jitter: float_param("Jitter", ranges::JITTER, 0.0).with_value_to_string(two_decimals()),
+            truncation: float_param("Truncation", ranges::TRUNCATION, 0.0)
+                .with_value_to_string(two_decimals()),
+            smooth_factor: int_param("Smoothing", ranges::SMOOTH_FACTOR).with_unit(" steps"),
         }
     }
 }
@@ -462,54 +486,22 @@ impl Default for DreamParams {
     fn default() -> Self {
         Self {
             layer: EnumParam::new("Dream Layer", DreamLayer::Inception4c),
-            octaves: IntParam::new("Octaves", 4, IntRange::Linear { min: 1, max: 8 }),
-            octave_scale: FloatParam::new(
-                "Octave Scale",
-                1.4,
-                FloatRange::Linear { min: 1.1, max: 2.0 },
-            )
-            .with_value_to_string(two_decimals()),
-            max_depth: IntParam::new("Max Depth", 20, IntRange::Linear { min: 1, max: 50 })
-                .with_unit(" steps"),
-            // The seed's 3.0 per step on 0..255 pixels is about 0.012 of the range.
-            step_size: FloatParam::new(
-                "Step Size",
-                0.012,
-                FloatRange::Skewed {
-                    min: 0.001,
-                    max: 0.1,
-                    factor: FloatRange::skew_factor(-1.0),
-                },
-            )
-            .with_value_to_string(formatters::v2s_f32_rounded(4)),
-            kick_decay: FloatParam::new(
-                "Kick Decay",
-                0.93,
-                FloatRange::Linear {
-                    min: 0.5,
-                    max: 0.999,
-                },
-            )
-            .with_value_to_string(formatters::v2s_f32_rounded(3))
-            .with_unit(" /frame"),
+            octaves: int_param("Octaves", ranges::OCTAVES),
+            octave_scale: float_param("Octave Scale", ranges::OCTAVE_SCALE, -1.0)
+                .with_value_to_string(two_decimals()),
+            max_depth: int_param("Max Depth", ranges::MAX_DEPTH).with_unit(" steps"),
+            step_size: float_param("Step Size", ranges::STEP_SIZE, -2.5)
+                .with_value_to_string(formatters::v2s_f32_rounded(4)),
+            kick_decay: float_param("Kick Decay", ranges::KICK_DECAY, 2.0)
+                .with_value_to_string(formatters::v2s_f32_rounded(3))
+                .with_unit(" /frame"),
             mode: EnumParam::new("Dream Mode", DreamMode::Static),
-            flow_zoom: FloatParam::new(
-                "Flow Zoom",
-                1.02,
-                FloatRange::Linear { min: 1.0, max: 1.1 },
-            )
-            .with_value_to_string(formatters::v2s_f32_rounded(3))
-            .with_unit(" /frame"),
-            flow_rotation_deg: FloatParam::new(
-                "Flow Rotation",
-                0.0,
-                FloatRange::Linear {
-                    min: -5.0,
-                    max: 5.0,
-                },
-            )
-            .with_value_to_string(two_decimals())
-            .with_unit(" °/frame"),
+            flow_zoom: centred_param("Flow Zoom", ranges::ZOOM, 1.0)
+                .with_value_to_string(formatters::v2s_f32_rounded(3))
+                .with_unit(" /frame"),
+            flow_rotation_deg: centred_param("Flow Rotation", ranges::ROTATION_DEG, 0.0)
+                .with_value_to_string(two_decimals())
+                .with_unit(" °/frame"),
         }
     }
 }
@@ -517,30 +509,89 @@ impl Default for DreamParams {
 impl Default for AnalysisParams {
     fn default() -> Self {
         Self {
-            kick_low_hz: FloatParam::new(
-                "Kick Low",
-                20.0,
-                FloatRange::Skewed {
-                    min: 10.0,
-                    max: 200.0,
-                    factor: FloatRange::skew_factor(-1.0),
-                },
-            )
-            .with_value_to_string(formatters::v2s_f32_rounded(1))
-            .with_unit(" Hz"),
-            kick_high_hz: FloatParam::new(
-                "Kick High",
-                120.0,
-                FloatRange::Skewed {
-                    min: 40.0,
-                    max: 500.0,
-                    factor: FloatRange::skew_factor(-1.0),
-                },
-            )
-            .with_value_to_string(formatters::v2s_f32_rounded(1))
-            .with_unit(" Hz"),
+            kick_low_hz: float_param("Kick Low", ranges::KICK_LOW_HZ, -1.0)
+                .with_value_to_string(formatters::v2s_f32_rounded(1))
+                .with_unit(" Hz"),
+            kick_high_hz: float_param("Kick High", ranges::KICK_HIGH_HZ, -1.0)
+                .with_value_to_string(formatters::v2s_f32_rounded(1))
+                .with_unit(" Hz"),
             kick_input: EnumParam::new("Kick Input", FeatureInput::Main),
             tonal_input: EnumParam::new("Tonal Input", FeatureInput::Main),
+        }
+    }
+}
+
+impl DeepVisualizerParams {
+    /// The visual settings these parameters and the session state describe (see
+    /// [`crate::settings`]).
+    pub fn visual_settings(&self) -> VisualSettings {
+        let session = self
+            .session
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let b = &self.biggan;
+        let d = &self.dream;
+        let a = &self.analysis;
+        VisualSettings {
+            version: settings::SETTINGS_VERSION,
+            engine: match self.engine.value() {
+                Engine::BigGan => settings::EngineKind::Biggan,
+                Engine::DeepDream => settings::EngineKind::Deepdream,
+            },
+            resolution_px: self.resolution.value().pixels(),
+            fps: self.fps.value().frame_rate(),
+            biggan: settings::BigGanVisual {
+                pitch_sensitivity: b.pitch_sensitivity.value(),
+                tempo_sensitivity: b.tempo_sensitivity.value(),
+                depth: b.depth.value(),
+                num_classes: b.num_classes.value().clamp(1, 12) as u8,
+                sort_classes_by_power: b.sort_classes_by_power.value(),
+                jitter: b.jitter.value(),
+                truncation: f64::from(b.truncation.value()),
+                smooth_factor: b.smooth_factor.value().max(1) as u32,
+            },
+            dream: settings::DreamVisual {
+                layer: d.layer.value().layer(),
+                octaves: d.octaves.value().max(1) as u32,
+                octave_scale: d.octave_scale.value(),
+                max_depth: d.max_depth.value().max(1) as u32,
+                step_size: d.step_size.value(),
+                kick_decay: d.kick_decay.value(),
+                mode: match d.mode.value() {
+                    DreamMode::Static => settings::DreamMode::Static,
+                    DreamMode::Flowing => settings::DreamMode::Flowing,
+                },
+                zoom: d.flow_zoom.value(),
+                rotation_deg: d.flow_rotation_deg.value(),
+                image: session.dream_image_path.clone(),
+                picture_size: settings::PictureSize::Resolution,
+            },
+            analysis: settings::AnalysisVisual {
+                kick_low_hz: a.kick_low_hz.value(),
+                kick_high_hz: a.kick_high_hz.value(),
+                kick_input: a.kick_input.value().choice(),
+                tonal_input: a.tonal_input.value().choice(),
+            },
+            classes: session.classes.map(|c| c.to_vec()),
+            seed: session.seed,
+        }
+    }
+}
+
+impl DreamLayer {
+    /// The network layer this value names.
+    pub fn layer(self) -> Layer {
+        Layer::ALL[self as usize]
+    }
+}
+
+impl FeatureInput {
+    /// The same choice in the settings model.
+    pub fn choice(self) -> settings::InputChoice {
+        match self {
+            FeatureInput::Main => settings::InputChoice::Main,
+            FeatureInput::Sidechain => settings::InputChoice::Sidechain,
         }
     }
 }
@@ -553,17 +604,88 @@ mod tests {
     fn migrate_clamps_out_of_range_classes_and_upgrades_version() {
         let old = SessionState {
             version: 0,
-            classes: [999, 1000, 65535, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+            classes: Some([999, 1000, 65535, 0, 1, 2, 3, 4, 5, 6, 7, 8]),
             ..SessionState::default()
         };
         let new = old.migrate();
         assert_eq!(new.version, SESSION_STATE_VERSION);
-        assert_eq!(&new.classes[..3], &[999, 999, 999]);
-        assert_eq!(new.classes[3], 0);
+        let classes = new.classes.unwrap();
+        assert_eq!(&classes[..3], &[999, 999, 999]);
+        assert_eq!(classes[3], 0);
     }
 
     #[test]
-    fn seed_frame_rate_is_22050_over_512() {
-        assert!((VideoFps::Seed.hz() - 43.066_406_25).abs() < 1e-9);
+    fn version_1_default_classes_become_drawn_from_the_seed() {
+        let old = SessionState {
+            version: 1,
+            classes: Some(V1_DEFAULT_CLASSES),
+            ..SessionState::default()
+        };
+        assert_eq!(old.migrate().classes, None);
+        let chosen = SessionState {
+            version: 1,
+            classes: Some([5; 12]),
+            ..SessionState::default()
+        };
+        assert_eq!(chosen.migrate().classes, Some([5; 12]));
+    }
+
+    #[test]
+    fn default_parameters_are_the_default_settings() {
+        assert_eq!(
+            DeepVisualizerParams::default().visual_settings(),
+            VisualSettings::default()
+        );
+    }
+
+    #[test]
+    fn every_layer_value_names_its_layer() {
+        for (idx, layer) in Layer::ALL.into_iter().enumerate() {
+            let value = DreamLayer::from_index(idx);
+            assert_eq!(value.layer(), layer);
+            assert_eq!(layer.name(), DreamLayer::ids().unwrap()[idx]);
+        }
+    }
+
+    #[test]
+    fn every_parameter_range_is_the_settings_range() {
+        let params = DeepVisualizerParams::default();
+        let float = |p: &FloatParam, r: Range| {
+            let (lo, hi) = (p.preview_plain(0.0), p.preview_plain(1.0));
+            assert!(
+                (f64::from(lo) - r.min).abs() < 1e-6 && (f64::from(hi) - r.max).abs() < 1e-6,
+                "{}: {lo}..{hi} vs {r:?}",
+                r.name
+            );
+            assert!((f64::from(p.default_plain_value()) - r.default).abs() < 1e-6);
+        };
+        let int = |p: &IntParam, r: Range| {
+            assert_eq!(
+                (p.preview_plain(0.0), p.preview_plain(1.0)),
+                (r.min as i32, r.max as i32),
+                "{}",
+                r.name
+            );
+            assert_eq!(p.default_plain_value(), r.default as i32);
+        };
+        let b = &params.biggan;
+        float(&b.pitch_sensitivity, ranges::PITCH_SENSITIVITY);
+        float(&b.tempo_sensitivity, ranges::TEMPO_SENSITIVITY);
+        float(&b.depth, ranges::DEPTH);
+        int(&b.num_classes, ranges::NUM_CLASSES);
+        float(&b.jitter, ranges::JITTER);
+        float(&b.truncation, ranges::TRUNCATION);
+        int(&b.smooth_factor, ranges::SMOOTH_FACTOR);
+        let d = &params.dream;
+        int(&d.octaves, ranges::OCTAVES);
+        float(&d.octave_scale, ranges::OCTAVE_SCALE);
+        int(&d.max_depth, ranges::MAX_DEPTH);
+        float(&d.step_size, ranges::STEP_SIZE);
+        float(&d.kick_decay, ranges::KICK_DECAY);
+        float(&d.flow_zoom, ranges::ZOOM);
+        float(&d.flow_rotation_deg, ranges::ROTATION_DEG);
+        let a = &params.analysis;
+        float(&a.kick_low_hz, ranges::KICK_LOW_HZ);
+        float(&a.kick_high_hz, ranges::KICK_HIGH_HZ);
     }
 }

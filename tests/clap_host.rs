@@ -559,7 +559,7 @@ fn state_and_every_parameter_round_trip_into_a_fresh_instance() {
     // Session state: everything non-default.
     let session = SessionState {
         version: deep_visualizer::params::SESSION_STATE_VERSION,
-        classes: [999, 0, 12, 345, 678, 901, 234, 567, 890, 123, 456, 789],
+        classes: Some([999, 0, 12, 345, 678, 901, 234, 567, 890, 123, 456, 789]),
         seed: 0xDEAD_BEEF_1234_5678,
         dream_image_path: Some(PathBuf::from("/tmp/base image ü.png")),
         output_dir: Some(PathBuf::from("/tmp/videos")),
@@ -643,7 +643,7 @@ fn old_or_corrupt_session_state_still_loads() {
         session.version,
         deep_visualizer::params::SESSION_STATE_VERSION
     );
-    assert_eq!(session.classes[0], 999);
+    assert_eq!(session.classes.map(|c| c[0]), Some(999));
     assert_eq!(session.seed, 7);
     assert_eq!(session.editor_size, SessionState::default().editor_size);
 
@@ -710,10 +710,10 @@ fn parameter_events_during_processing_change_the_values() {
         "engine {}",
         values["Engine"]
     );
-    // Plain values as the user reads them: depth 0.01..1, classes 1..12.
+    // Plain values as the user reads them: depth 0.001..1, classes 1..12.
     assert_eq!(
         value_text(&mut instance, depth.id, 0.25),
-        format!("{:.2}", 0.01 + 0.25 * 0.99)
+        format!("{:.3}", 0.001 + 0.25 * 0.999)
     );
     assert_eq!(value_text(&mut instance, classes.id, 3.0), "4");
     assert_eq!(value_text(&mut instance, engine.id, 1.0), "DeepDream");

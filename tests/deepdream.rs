@@ -17,7 +17,7 @@ use deep_visualizer::models::checkpoint::{Checkpoint, CheckpointError, FloatTens
 use deep_visualizer::models::inception::{
     expected_tensors, InceptionError, InceptionV1, Layer, Preprocess,
 };
-use deep_visualizer::params::DreamMode;
+use deep_visualizer::settings::DreamMode;
 
 /// Largest error allowed on the CPU backend, relative to the reference's largest magnitude.
 const CPU_TOL: f32 = 1e-4;

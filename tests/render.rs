@@ -72,10 +72,15 @@ fn render(song: &Path, out: &Path, extra: &[&str]) -> Command {
 
 /// `deep-visualizer render` on `song`, writing into `out`, without weights.
 fn render_with(song: &Path, out: &Path, extra: &[&str]) -> Command {
+    render_source("--song", song, out, extra)
+}
+
+/// `deep-visualizer render --song SONG` or `--take DIR` (`input_flag`), writing into `out`.
+fn render_source(input_flag: &str, input: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deep-visualizer"));
     cmd.arg("render")
-        .arg("--song")
-        .arg(song)
+        .arg(input_flag)
+        .arg(input)
         .arg("--out")
         .arg(out)
         .arg("--quiet")
@@ -546,4 +551,150 @@ fn a_failing_ffmpeg_leaves_no_partial_video() {
         names.iter().all(|n| n == "song.wav" || n == "bin"),
         "left behind: {names:?}"
     );
+}
+
+/// Writes the samples of the WAV `song` as a complete take recorded from transport sample
+/// `start_samples`, in blocks of 333 frames, with `settings`; returns the take folder.
+fn song_as_take(
+    song: &Path,
+    parent: &Path,
+    start_samples: i64,
+    settings: deep_visualizer::settings::VisualSettings,
+) -> PathBuf {
+    let audio = deep_visualizer::analysis::decode::decode_file(song).unwrap();
+    let manifest = deep_visualizer::take::TakeManifest::new(
+        audio.sample_rate_hz,
+        audio.channels.len() as u16,
+        settings,
+    );
+    deep_visualizer::take::write_take(
+        parent,
+        "song",
+        manifest,
+        start_samples,
+        &audio.channels,
+        333,
+    )
+    .unwrap()
+}
+
+/// `deep-visualizer render --take` with the fixture model.
+fn render_take(take: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = render_source("--take", take, out, extra);
+    cmd.arg("--weights").arg(fixture_weights());
+    cmd
+}
+
+#[test]
+fn a_take_of_a_songs_samples_renders_the_songs_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 2.0);
+    let args = ["--fps", "10", "--seed", "3"];
+    let from_song = dir.path().join("song.mp4");
+    run_ok(render(&song, &from_song, &args));
+    // Recorded from bar 17 at 120 bpm (32 s): the frames are the song's, shifted on the
+    // transport only.
+    let take = song_as_take(
+        &song,
+        dir.path(),
+        32 * 22_050,
+        deep_visualizer::settings::VisualSettings::default(),
+    );
+    let from_take = dir.path().join("take.mp4");
+    let out = run_ok(render_take(&take, &from_take, &args));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(frames_hash(&from_take), frames_hash(&from_song));
+    assert_eq!(probe(&from_take, "v", "nb_read_frames"), "20");
+    assert_eq!(
+        probe(&from_take, "a", "duration"),
+        probe(&from_song, "a", "duration")
+    );
+}
+
+#[test]
+fn a_take_renders_with_its_own_settings_unless_a_flag_overrides_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 1.0);
+    let recorded = deep_visualizer::settings::VisualSettings {
+        fps: Some(deep_visualizer::settings::FrameRate::new(12, 1)),
+        seed: 7,
+        ..Default::default()
+    };
+    let take = song_as_take(&song, dir.path(), 0, recorded);
+    // No flags: the take's 12 fps and seed 7, and the video beside the take.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deep-visualizer"));
+    cmd.args(["render", "--quiet", "--take"])
+        .arg(&take)
+        .arg("--weights")
+        .arg(fixture_weights())
+        .env("DEEP_VISUALIZER_DEVICE", "cpu");
+    run_ok(cmd);
+    let beside = dir.path().join("song.mp4");
+    assert_eq!(probe(&beside, "v", "nb_read_frames"), "12");
+    let seed7 = dir.path().join("seed7.mp4");
+    run_ok(render(&song, &seed7, &["--fps", "12", "--seed", "7"]));
+    assert_eq!(frames_hash(&beside), frames_hash(&seed7));
+    // A flag overrides what the take recorded.
+    let at_5fps = dir.path().join("five.mp4");
+    run_ok(render_take(&take, &at_5fps, &["--fps", "5"]));
+    assert_eq!(probe(&at_5fps, "v", "nb_read_frames"), "5");
+}
+
+#[test]
+fn a_take_cut_off_while_recording_renders_what_reached_the_disk_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 1.0);
+    let audio = deep_visualizer::analysis::decode::decode_file(&song).unwrap();
+    let manifest = deep_visualizer::take::TakeManifest::new(
+        audio.sample_rate_hz,
+        1,
+        deep_visualizer::settings::VisualSettings::default(),
+    );
+    let mut writer =
+        deep_visualizer::take::TakeWriter::create(dir.path(), "crash", manifest).unwrap();
+    writer.write_block(0, &audio.channels[0][..11_025]).unwrap();
+    writer.sync().unwrap();
+    let partial = writer.partial_dir().to_owned();
+    // The host crashed: the writer never finished.
+    std::mem::forget(writer);
+    let out = dir.path().join("crash.mp4");
+    let result = run_ok(render_take(&partial, &out, &["--fps", "10"]));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("cut off while recording"), "{stderr}");
+    assert_eq!(probe(&out, "v", "nb_read_frames"), "5");
+}
+
+#[test]
+fn a_missing_default_model_says_how_to_install_it_when_downloads_are_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 1.0);
+    let weights = dir.path().join("weights");
+    let out = dir.path().join("v.mp4");
+    for (flag, env) in [(Some("--no-download"), None), (None, Some("1"))] {
+        let mut cmd = render_with(&song, &out, &[]);
+        cmd.env("DEEP_VISUALIZER_WEIGHTS", &weights);
+        cmd.args(flag);
+        match env {
+            Some(value) => cmd.env("DEEP_VISUALIZER_NO_DOWNLOAD", value),
+            None => cmd.env_remove("DEEP_VISUALIZER_NO_DOWNLOAD"),
+        };
+        let result = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("deep-visualizer weights download biggan-deep-128")
+                && stderr.contains("--weights")
+                && stderr.contains(&weights.join("biggan-deep-128").display().to_string()),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
 }

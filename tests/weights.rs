@@ -10,8 +10,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use deep_visualizer::weights::{
-    check_file, locate_in, Assurance, CheckDepth, Downloader, FetchError, FileRole, FileStatus,
-    Manifest, Mismatch, Progress, WeightsError,
+    check_file, ensure_model_installed_in, locate_in, Assurance, CheckDepth, DownloadPolicy,
+    Downloader, FetchError, FileRole, FileStatus, InstallProgress, Manifest, Mismatch,
+    NotInstalledReason, Progress, WeightsError,
 };
 use sha2::{Digest, Sha256};
 
@@ -790,4 +791,266 @@ fn cli_downloads_lists_and_reports_failures() {
     assert!(ok);
     assert!(stdout.contains("already here"), "{stdout}");
     assert_eq!(server.requests().len(), num_requests);
+}
+
+/// A model `tiny` of two pinned files, `config.json` and `model.bin`, with the given URLs.
+fn tiny_model_manifest(config: (&[u8], &str), checkpoint: (&[u8], &str)) -> Manifest {
+    let file = |role: &str, name: &str, (body, url): (&[u8], &str)| {
+        format!(
+            "[[models.files]]\nrole = \"{role}\"\nname = \"{name}\"\nurls = [\"{url}\"]\n\
+             size_bytes = {}\nsha256 = \"{}\"\nsha256_prefix = \"\"\n",
+            body.len(),
+            sha256_hex(body)
+        )
+    };
+    let text = format!(
+        "schema = 1\n[[models]]\nid = \"tiny\"\nengine = \"biggan\"\ndescription = \"tiny\"\n\
+         licence = \"-\"\n{}{}",
+        file("config", "config.json", config),
+        file("checkpoint", "model.bin", checkpoint),
+    );
+    Manifest::parse(&text).unwrap()
+}
+
+/// A progress event as a test records it: `(file, event, done bytes, total bytes)`.
+type Event = (String, &'static str, u64, Option<u64>);
+
+/// Runs [`ensure_model_installed_in`] for `tiny`, returning its result and the progress events.
+fn ensure_tiny(
+    manifest: &Manifest,
+    weights_dir: &Path,
+    policy: DownloadPolicy,
+) -> (Result<PathBuf, WeightsError>, Vec<Event>) {
+    let mut events = Vec::new();
+    let result = ensure_model_installed_in(
+        manifest,
+        weights_dir,
+        "tiny",
+        policy,
+        &Downloader::new(),
+        &mut |event| {
+            let (file, kind, done_bytes, total_bytes) = match event {
+                InstallProgress::Kept { file, .. } => (file, "kept", 0, None),
+                InstallProgress::Replacing { file, .. } => (file, "replacing", 0, None),
+                InstallProgress::Started {
+                    file, total_bytes, ..
+                } => (file, "started", 0, total_bytes),
+                InstallProgress::Received {
+                    file,
+                    done_bytes,
+                    total_bytes,
+                } => (file, "received", done_bytes, total_bytes),
+                InstallProgress::Installed { file, downloaded } => {
+                    (file, "installed", downloaded.num_bytes, None)
+                }
+            };
+            events.push((file.name.clone(), kind, done_bytes, total_bytes));
+        },
+    );
+    (result, events)
+}
+
+/// The `tiny` model served from a loopback server, and a weights folder that does not exist yet.
+struct ServedTinyModel {
+    /// The config's bytes.
+    config: Vec<u8>,
+    /// The checkpoint's bytes.
+    checkpoint: Vec<u8>,
+    /// Serves both at `/config.json` and `/model.bin`.
+    server: Server,
+    /// Lists `tiny` with the server's URLs.
+    manifest: Manifest,
+    /// Holds the weights folder; deleted on drop, so a test keeps it bound to the end.
+    _temp_dir: tempfile::TempDir,
+    /// The weights folder.
+    weights_dir: PathBuf,
+}
+
+impl ServedTinyModel {
+    /// Serves a checkpoint of `num_checkpoint_bytes` pseudo-random bytes from `seed`.
+    fn start(num_checkpoint_bytes: usize, seed: u64) -> Self {
+        let config = br#"{"z_dim": 8}"#.to_vec();
+        let checkpoint = pseudo_random_bytes(num_checkpoint_bytes, seed);
+        let server = Server::start(&[
+            ("/config.json", Route::Serve(config.clone())),
+            ("/model.bin", Route::Serve(checkpoint.clone())),
+        ]);
+        let manifest = tiny_model_manifest(
+            (&config, &server.url("/config.json")),
+            (&checkpoint, &server.url("/model.bin")),
+        );
+        let temp_dir = tempfile::tempdir().unwrap();
+        let weights_dir = temp_dir.path().join("weights");
+        Self {
+            config,
+            checkpoint,
+            server,
+            manifest,
+            _temp_dir: temp_dir,
+            weights_dir,
+        }
+    }
+}
+
+#[test]
+fn first_use_downloads_a_missing_model_once() {
+    let ServedTinyModel {
+        config,
+        checkpoint,
+        server,
+        manifest,
+        weights_dir,
+        _temp_dir,
+        ..
+    } = ServedTinyModel::start(600_000, 11);
+
+    let (result, events) = ensure_tiny(&manifest, &weights_dir, DownloadPolicy::Allowed);
+    let model_dir = result.unwrap();
+    assert_eq!(model_dir, weights_dir.join("tiny"));
+    assert_eq!(
+        std::fs::read(model_dir.join("config.json")).unwrap(),
+        config
+    );
+    assert_eq!(
+        std::fs::read(model_dir.join("model.bin")).unwrap(),
+        checkpoint
+    );
+    assert_eq!(dir_entries(&model_dir), ["config.json", "model.bin"]);
+    assert_eq!(server.requests(), ["/config.json", "/model.bin"]);
+    // Each file: announced, its bytes counted up to the total, then installed.
+    for (name, body) in [("config.json", &config), ("model.bin", &checkpoint)] {
+        let total_bytes = Some(body.len() as u64);
+        let file_events: Vec<_> = events.iter().filter(|event| event.0 == name).collect();
+        assert_eq!(file_events[0].1, "started", "{events:?}");
+        assert_eq!(file_events[0].3, total_bytes);
+        let received = &file_events[file_events.len() - 2];
+        assert_eq!(
+            (received.1, received.2, received.3),
+            ("received", body.len() as u64, total_bytes)
+        );
+        assert_eq!(file_events.last().unwrap().1, "installed");
+    }
+    let num_received = events.iter().filter(|event| event.1 == "received").count();
+    assert!(num_received > 2, "one event per chunk: {num_received}");
+
+    // Installed now: neither policy goes to the network again.
+    for policy in [DownloadPolicy::Allowed, DownloadPolicy::Forbidden] {
+        let (result, events) = ensure_tiny(&manifest, &weights_dir, policy);
+        assert_eq!(result.unwrap(), model_dir);
+        assert!(events.is_empty(), "{events:?}");
+    }
+    assert_eq!(server.requests().len(), 2);
+
+    // A file cut short is fetched again, and only that one.
+    std::fs::write(model_dir.join("model.bin"), &checkpoint[..1000]).unwrap();
+    let (result, events) = ensure_tiny(&manifest, &weights_dir, DownloadPolicy::Allowed);
+    assert_eq!(result.unwrap(), model_dir);
+    assert_eq!(events[0].1, "replacing");
+    assert_eq!(
+        std::fs::read(model_dir.join("model.bin")).unwrap(),
+        checkpoint
+    );
+    assert_eq!(
+        server.requests(),
+        ["/config.json", "/model.bin", "/model.bin"]
+    );
+}
+
+#[test]
+fn first_use_with_downloads_forbidden_says_what_to_run_and_where_the_files_go() {
+    let ServedTinyModel {
+        config,
+        server,
+        manifest,
+        weights_dir,
+        _temp_dir,
+        ..
+    } = ServedTinyModel::start(1000, 12);
+    let model_dir = weights_dir.join("tiny");
+
+    let (result, events) = ensure_tiny(&manifest, &weights_dir, DownloadPolicy::Forbidden);
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WeightsError::NotInstalled {
+                reason: NotInstalledReason::DownloadForbidden,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    for expected in [
+        "deep-visualizer weights download tiny",
+        &model_dir.display().to_string(),
+        &weights_dir.display().to_string(),
+        "config.json (missing)",
+        "model.bin (missing)",
+        "--weights",
+        "--no-download",
+        "DEEP_VISUALIZER_NO_DOWNLOAD",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in:\n{message}");
+    }
+    assert!(events.is_empty(), "{events:?}");
+    assert!(server.requests().is_empty());
+    assert!(!weights_dir.exists());
+
+    // Only what is missing or wrong is listed.
+    std::fs::create_dir_all(&model_dir).unwrap();
+    std::fs::write(model_dir.join("config.json"), &config).unwrap();
+    std::fs::write(model_dir.join("model.bin"), b"short").unwrap();
+    let message = ensure_tiny(&manifest, &weights_dir, DownloadPolicy::Forbidden)
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(!message.contains("config.json"), "{message}");
+    assert!(
+        message.contains("model.bin (the present copy is wrong: it is 5 bytes long"),
+        "{message}"
+    );
+}
+
+#[test]
+fn first_use_offline_says_what_to_run() {
+    // A port nothing listens on: connections are refused, as when offline.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let config = br#"{"z_dim": 8}"#.to_vec();
+    let checkpoint = pseudo_random_bytes(1000, 13);
+    let manifest = tiny_model_manifest(
+        (&config, &format!("{base_url}/config.json")),
+        (&checkpoint, &format!("{base_url}/model.bin")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let weights_dir = dir.path().join("weights");
+
+    let err = ensure_tiny(&manifest, &weights_dir, DownloadPolicy::Allowed)
+        .0
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WeightsError::NotInstalled {
+                reason: NotInstalledReason::DownloadFailed(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    for expected in [
+        "downloading it failed",
+        "no usable answer",
+        "deep-visualizer weights download tiny",
+        &weights_dir.join("tiny").display().to_string(),
+        "config.json (missing)",
+        "--weights",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in:\n{message}");
+    }
+    // Nothing half-downloaded is left behind.
+    assert!(dir_entries(&weights_dir.join("tiny")).is_empty());
 }

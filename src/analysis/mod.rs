@@ -99,6 +99,10 @@ pub struct AnalyzerConfig {
     pub kick_high_hz: f32,
     /// Tuning of the chroma's reference A4 relative to 440 Hz, in cents.
     pub tuning_cents: f32,
+    /// STFT window length in samples; `None` is the fast length nearest four hops (the seed's
+    /// 2048 / 512). A render sets the seed's window with a shorter hop, to place sounds on the
+    /// timeline more finely with the same spectra.
+    pub window_len_samples: Option<usize>,
 }
 
 impl AnalyzerConfig {
@@ -110,6 +114,7 @@ impl AnalyzerConfig {
             kick_low_hz: kick::DEFAULT_KICK_LOW_HZ,
             kick_high_hz: kick::DEFAULT_KICK_HIGH_HZ,
             tuning_cents: 0.0,
+            window_len_samples: None,
         }
     }
 }
@@ -223,7 +228,10 @@ impl Analyzer {
             return Err(AnalysisError::InvalidTuning(config.tuning_cents));
         }
         let hop_samples = hop_f.round() as usize;
-        let window_len = analysis_window_len(hop_samples);
+        let window_len = config
+            .window_len_samples
+            .unwrap_or_else(|| analysis_window_len(hop_samples))
+            .max(hop_samples);
         let hop_s = hop_samples as f64 / f64::from(sr);
         let mut planner = FftPlanner::new();
         // Nothing reads the spectrum above the mel bank's 8 kHz.

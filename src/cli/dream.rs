@@ -8,20 +8,22 @@ use deep_visualizer::dream::{dream_rng, DreamSettings, Dreamer, GradientNorm, Ob
 use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
 use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
 use deep_visualizer::models::subnormals::flush_subnormals_on_model_threads;
-use deep_visualizer::weights::{self, FileRole};
+use deep_visualizer::render::models::installed_googlenet;
+use deep_visualizer::render::Progress;
+use deep_visualizer::weights::DownloadPolicy;
 use indicatif::{ProgressBar, ProgressStyle};
-
-/// The manifest's id of torchvision's GoogLeNet checkpoint.
-const GOOGLENET_MODEL_ID: &str = "googlenet";
 
 /// Arguments of `dream`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// GoogLeNet checkpoint: torchvision's `googlenet-1378be20.pth`, or a `.safetensors` file
     /// with the same keys [default: `googlenet/googlenet-1378be20.pth` in the weights folder,
-    /// see `deep-visualizer weights`].
+    /// downloaded on first use, see `deep-visualizer weights`].
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Never download a missing GoogLeNet (also $DEEP_VISUALIZER_NO_DOWNLOAD=1).
+    #[arg(long = "no-download", visible_alias = "no_download")]
+    pub no_download: bool,
     /// The picture to dream on (PNG or JPEG).
     #[arg(long)]
     pub image: PathBuf,
@@ -93,14 +95,6 @@ pub fn parse_layer(name: &str) -> Result<Layer, String> {
     })
 }
 
-/// The installed GoogLeNet checkpoint, or an error saying how to install it.
-pub fn installed_googlenet() -> anyhow::Result<PathBuf> {
-    weights::locate(GOOGLENET_MODEL_ID, FileRole::Checkpoint).context(
-        "no --weights given and GoogLeNet is not installed; run \
-         `deep-visualizer weights download googlenet` or pass --weights FILE",
-    )
-}
-
 /// Dreams `--image` and writes `--out`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     flush_subnormals_on_model_threads();
@@ -108,7 +102,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = device.device();
     let weights = match &args.weights {
         Some(path) => path.clone(),
-        None => installed_googlenet()?,
+        None => installed_googlenet(DownloadPolicy::from_env(args.no_download), &mut |event| {
+            if let Progress::Model(message) = event {
+                eprintln!("{message}");
+            }
+        })?,
     };
     let picture = load_rgb8(&args.image)?;
     let model = InceptionV1::load(&weights, Preprocess::Pretrained, device)

@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use deep_visualizer::export::npy::read_npy;
 use deep_visualizer::models::biggan::{to_rgb8, truncated_noise_sample, BigGan};
 use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
-
-use super::npy::read_npy;
 
 /// Images generated per forward pass; bounds memory for large batches (results do not depend
 /// on it: every image is computed independently).

@@ -4,7 +4,6 @@ pub mod dream;
 pub mod features;
 pub mod generate;
 pub mod inspect;
-pub mod npy;
 pub mod render;
 pub mod weights;
 pub mod weights_fetch;

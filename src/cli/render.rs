@@ -1,128 +1,114 @@
-//! `deep-visualizer render --song SONG`: a song becomes a BigGAN (or DeepDream) music video.
+//! `deep-visualizer render --song SONG` (or `--take DIR`): a song or a recorded take becomes a
+//! BigGAN (or DeepDream) music video.
 //!
 //! The seed's command line (`deep_visualizer.py`), with its flag names and defaults, plus
-//! `--fps`, `--seed`, `--start`, `--weights`, `--out`, `--live`, `--frames-dir`, `--device` and
-//! `--quiet`; `--engine deepdream` with `--image` and the DeepDream flags dreams a picture as
-//! deep as the kick (the DeepDream seed), through the same analysis and export.
+//! `--fps`, `--seed`, `--start`, `--weights`, `--out`, `--live`, `--frames-dir`, `--device`,
+//! `--no-download` and `--quiet`; `--engine deepdream` with `--image` and the DeepDream flags
+//! dreams a picture as deep as the kick (the DeepDream seed).
 //!
-//! The pipeline: decode the song and analyse all of it (song normalisation, as the seed, unless
-//! `--live`); write the rendered span's audio to a temporary WAV beside the output and let go of
-//! the decoded song; then the Director steps through the frames from `--start` to the song's
-//! end, the model draws them `--batch_size` at a time, and each batch goes straight to ffmpeg
-//! (and to `--frames-dir`), so no frame outlives its batch. The vectors files beside the video
-//! cover the song from `--start` to its end, like the seed's, so a longer render can reuse them.
+//! This module only turns the flags into a [`RenderJob`] (the visual flags into
+//! [`VisualSettings`]) and prints; the pipeline is [`deep_visualizer::render`]. Every visual flag
+//! is optional: unset, it keeps the default (for a song) or what the take recorded (for a take),
+//! so a take previewed live at 128 px renders at 512 with `--resolution 512` and nothing else
+//! changes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::error::ErrorKind;
-use deep_visualizer::analysis::decode::{decode_file, Decoder};
-use deep_visualizer::analysis::offline::{
-    analyze_channels, estimate_song_tuning_cents, Normalisation,
+use deep_visualizer::models::device::DevicePreference;
+use deep_visualizer::models::inception::Layer;
+use deep_visualizer::render::{
+    render, Harmony, ModelPaths, Progress, RenderError, RenderJob, RenderSource,
 };
-use deep_visualizer::analysis::AnalyzerConfig;
-use deep_visualizer::director::input::{mean_chroma, FeatureSample, FrameInputs};
-use deep_visualizer::director::FrameLatents;
-use deep_visualizer::director::{BigGanDirector, BigGanSettings, DirectorError, HarmonyMode};
-use deep_visualizer::dream::picture::load_rgb8;
-use deep_visualizer::dream::{DreamEngine, DreamSettings, Dreamer, EngineSettings, FlowSettings};
-use deep_visualizer::engine::biggan::{
-    BigGanFrames, DirectedLatents, LatentSource, PreviousLatents, Recorded, VectorFiles,
-    VectorsMeta, VectorsRecorder,
+use deep_visualizer::settings::{
+    ranges, DreamMode, EngineKind, FrameRate, PictureSize, Range, VisualSettings,
 };
-use deep_visualizer::engine::deepdream::DreamFrames;
-use deep_visualizer::engine::{EngineError, FrameSource};
-use deep_visualizer::export::png::write_png;
-use deep_visualizer::export::wav::WavWriter;
-use deep_visualizer::export::{find_ffmpeg, Ffmpeg, PendingFile, VideoEncoder, VideoSpec};
-use deep_visualizer::models::biggan::exec::ExecOptions;
-use deep_visualizer::models::biggan::BigGan;
-use deep_visualizer::models::device::{ComputeBackend, ComputeDevice, DevicePreference};
-use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
-use deep_visualizer::params::DreamMode;
-use deep_visualizer::weights;
-use image::RgbImage;
+use deep_visualizer::take::TakeManifest;
+use deep_visualizer::weights::DownloadPolicy;
 use indicatif::{ProgressBar, ProgressStyle};
-
-use super::dream::installed_googlenet;
 
 /// Arguments of `render`.
 #[derive(clap::Args, Debug, Clone)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["song", "take"])))]
 pub struct Args {
     /// The audio file to visualise: wav, mp3, flac, ogg, m4a/aac (others through ffmpeg).
     #[arg(long)]
-    pub song: PathBuf,
+    pub song: Option<PathBuf>,
+
+    /// A take the plugin recorded (a `NAME.take` folder, or a `NAME.take.partial` cut off while
+    /// recording): rendered with the settings it recorded, which any visual flag overrides.
+    #[arg(long)]
+    pub take: Option<PathBuf>,
 
     /// Which engine draws: biggan (the seed's music video) or deepdream (each kick makes the
-    /// picture dream deeper).
-    #[arg(long, value_enum, default_value_t = EngineArg::Biggan)]
-    pub engine: EngineArg,
+    /// picture dream deeper) [default: biggan].
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineArg>,
 
     /// Image size in pixels: 128, 256 or 512 (each is its own BigGAN-deep model); with
     /// --engine deepdream and --image, the longer side the picture is scaled to [default: 128;
-    /// DeepDream: the picture's own size].
+    /// DeepDream with --image: the picture's own size].
     #[arg(long, value_parser = parse_resolution)]
     pub resolution: Option<u32>,
 
-    /// Seconds of the song to render, from --start [default: to the end of the song].
+    /// Seconds to render, from --start [default: to the end].
     #[arg(long, value_parser = parse_positive_f64)]
     pub duration: Option<f64>,
 
-    /// How slowly the classes follow the harmony: lower reacts faster (seed: > 2, 5–200
-    /// recommended).
+    /// How slowly the classes follow the harmony: lower reacts faster (0.1–1000; seed: > 2,
+    /// 5–200 recommended) [default: 50].
     #[arg(
         long = "pitch_sensitivity",
         visible_alias = "pitch-sensitivity",
-        default_value_t = 50.0,
-        value_parser = parse_positive_f32
+        value_parser = f32_in(ranges::PITCH_SENSITIVITY)
     )]
-    pub pitch_sensitivity: f32,
+    pub pitch_sensitivity: Option<f32>,
 
-    /// How far loudness and its rise move the noise vector: higher moves more (0.05–0.3
-    /// recommended).
+    /// How far loudness and its rise move the noise vector: higher moves more (0–10; 0.05–0.3
+    /// recommended) [default: 0.2].
     #[arg(
         long = "tempo_sensitivity",
         visible_alias = "tempo-sensitivity",
-        default_value_t = 0.2,
-        value_parser = parse_non_negative_f32
+        value_parser = f32_in(ranges::TEMPO_SENSITIVITY)
     )]
-    pub tempo_sensitivity: f32,
+    pub tempo_sensitivity: Option<f32>,
 
     /// Largest class-vector value: near 1 gives thematically rich pictures, near 0 more
-    /// "deep" structures (0.01–1).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_depth)]
-    pub depth: f32,
+    /// "deep" structures (0.001–1) [default: 1].
+    #[arg(long, value_parser = f32_in(ranges::DEPTH))]
+    pub depth: Option<f32>,
 
     /// ImageNet class indices (0–999), one per pitch class C, C#, …, B: 12 of them, or
     /// --num_classes [default: 12 drawn at random from --seed].
     #[arg(long, num_args = 1.., value_parser = clap::value_parser!(u16).range(0..1000))]
     pub classes: Option<Vec<u16>>,
 
-    /// How many pitch classes (and so classes) to use: the strongest over the song are kept.
+    /// How many pitch classes (and so classes) to use: the strongest over the song are kept
+    /// [default: 12].
     #[arg(
         long = "num_classes",
         visible_alias = "num-classes",
-        default_value_t = 12,
         value_parser = clap::value_parser!(u8).range(1..=12)
     )]
-    pub num_classes: u8,
+    pub num_classes: Option<u8>,
 
-    /// 1: give the strongest pitches the --classes in the order listed (priority order).
+    /// 1: give the strongest pitches the --classes in the order listed (priority order)
+    /// [default: 0].
     #[arg(
         long = "sort_classes_by_power",
         visible_alias = "sort-classes-by-power",
-        default_value = "0",
         num_args = 0..=1,
         default_missing_value = "1",
         value_parser = parse_flag
     )]
-    pub sort_classes_by_power: bool,
+    pub sort_classes_by_power: Option<bool>,
 
     /// How much half of the noise units (redrawn every 100 seed frames) are slowed down, so
-    /// repeated music does not repeat the pictures (0–1).
-    #[arg(long, default_value_t = 0.5, value_parser = parse_unit_f32)]
-    pub jitter: f32,
+    /// repeated music does not repeat the pictures (0–1) [default: 0.5].
+    #[arg(long, value_parser = f32_in(ranges::JITTER))]
+    pub jitter: Option<f32>,
 
     /// Audio samples (at 22.05 kHz) per video frame, a multiple of 64: sets the frame rate
     /// 22050/frame_length unless --fps is given [default: 512, i.e. 43.07 fps; DeepDream: 30 fps
@@ -134,18 +120,19 @@ pub struct Args {
     )]
     pub frame_length: Option<u32>,
 
-    /// BigGAN truncation: near 1 gives varied pictures, near 0 typical ones (0.02–1).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_truncation)]
-    pub truncation: f64,
+    /// BigGAN truncation: near 1 gives varied pictures, near 0 typical ones (0.02–1)
+    /// [default: 1].
+    #[arg(long, value_parser = f64_in(ranges::TRUNCATION))]
+    pub truncation: Option<f64>,
 
-    /// Class-vector smoothing in seed frames (at 43.07 fps): longer is calmer.
+    /// Class-vector smoothing in seed frames (1/43.07 s, at any frame rate): longer is calmer
+    /// (1–1000) [default: 10].
     #[arg(
         long = "smooth_factor",
         visible_alias = "smooth-factor",
-        default_value_t = 10,
-        value_parser = clap::value_parser!(u32).range(1..)
+        value_parser = clap::value_parser!(u32).range(1..=1000)
     )]
-    pub smooth_factor: u32,
+    pub smooth_factor: Option<u32>,
 
     /// Frames the model draws at once.
     #[arg(
@@ -180,22 +167,29 @@ pub struct Args {
     pub use_previous_vectors: bool,
 
     /// Video frame rate, e.g. 30, 29.97 or 30000/1001 [default: 22050/frame_length].
-    #[arg(long, value_parser = parse_fps)]
+    #[arg(long, value_parser = FrameRate::parse)]
     pub fps: Option<FrameRate>,
 
-    /// Seed of every random choice (classes, noise, jitter): the same seed gives the same video.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of every random choice (classes, noise, jitter): the same seed gives the same video
+    /// [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
 
-    /// Where in the song to start, in seconds.
+    /// Where to start, in seconds from the song's (or the take's) beginning.
     #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative_f64)]
     pub start: f64,
 
     /// The engine's weights. BigGAN-deep: a folder with config.json and pytorch_model.bin (or a
-    /// converted model) [default: the installed biggan-deep-RESOLUTION, see `deep-visualizer
-    /// weights`]. DeepDream: the GoogLeNet checkpoint [default: the installed googlenet].
+    /// converted model) [default: the installed biggan-deep-RESOLUTION, downloaded on first use,
+    /// see `deep-visualizer weights`]. DeepDream: the GoogLeNet checkpoint [default: the
+    /// installed googlenet].
     #[arg(long)]
     pub weights: Option<PathBuf>,
+
+    /// Never download a missing default model (also $DEEP_VISUALIZER_NO_DOWNLOAD=1); the error
+    /// then says what to install.
+    #[arg(long = "no-download", visible_alias = "no_download")]
+    pub no_download: bool,
 
     /// DeepDream's base picture, PNG or JPEG [default: the BigGAN-deep frame of the song's first
     /// moment, drawn with --biggan_weights and the BigGAN flags].
@@ -211,14 +205,10 @@ pub struct Args {
     #[command(flatten)]
     pub dream: DreamFlags,
 
-    /// The video to write (H.264 MP4 with the song's audio as AAC).
-    #[arg(
-        long,
-        visible_alias = "output_file",
-        short = 'o',
-        default_value = "output.mp4"
-    )]
-    pub out: PathBuf,
+    /// The video to write (H.264 MP4 with the audio as AAC) [default: output.mp4; for a take,
+    /// NAME.mp4 beside the take folder].
+    #[arg(long, visible_alias = "output_file", short = 'o')]
+    pub out: Option<PathBuf>,
 
     /// Normalise loudness causally and rank pitches by their running mean, as the plugin does
     /// live, instead of over the whole song.
@@ -260,146 +250,258 @@ pub enum DreamModeArg {
 /// DeepDream's flags, named as the plugin's parameters; defaults are the seed's.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DreamFlags {
-    /// The GoogLeNet layer whose activations are amplified (conv1 … inception5b).
-    #[arg(long, default_value = "inception4c", value_parser = super::dream::parse_layer)]
-    pub layer: Layer,
-    /// Number of scales, each --octave_scale times smaller than the next.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
-    pub octaves: u32,
-    /// Size ratio between octaves (1.05–3).
+    /// The GoogLeNet layer whose activations are amplified (conv1 … inception5b)
+    /// [default: inception4c].
+    #[arg(long, value_parser = super::dream::parse_layer)]
+    pub layer: Option<Layer>,
+    /// Number of scales, each --octave_scale times smaller than the next (1–8) [default: 4].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub octaves: Option<u32>,
+    /// Size ratio between octaves (1.05–3) [default: 1.4].
     #[arg(
         long = "octave_scale",
         visible_alias = "octave-scale",
-        default_value_t = 1.4,
-        value_parser = parse_octave_scale
+        value_parser = f32_in(ranges::OCTAVE_SCALE)
     )]
-    pub octave_scale: f32,
-    /// Gradient steps per octave at a full kick (the seed's expG range 1–20).
+    pub octave_scale: Option<f32>,
+    /// Gradient steps per octave at a full kick (the seed's expG range 1–20; 1–200)
+    /// [default: 20].
     #[arg(
         long = "max_depth",
         visible_alias = "max-depth",
-        default_value_t = 20,
         value_parser = clap::value_parser!(u32).range(1..=200)
     )]
-    pub max_depth: u32,
-    /// Step length per iteration in pixel units (pixels span 0..1; the seed's 3/255).
+    pub max_depth: Option<u32>,
+    /// Step length per iteration in pixel units (pixels span 0..1; 0.0001–1) [default: the
+    /// seed's 3/255].
     #[arg(
         long = "step_size",
         visible_alias = "step-size",
-        default_value_t = 3.0 / 255.0,
-        value_parser = parse_positive_f32
+        value_parser = f32_in(ranges::STEP_SIZE)
     )]
-    pub step_size: f32,
-    /// How much of the depth survives each frame without a stronger kick (0–1).
+    pub step_size: Option<f32>,
+    /// How much of the depth survives each frame without a stronger kick (0–1) [default: 0.93].
     #[arg(
         long = "kick_decay",
         visible_alias = "kick-decay",
-        default_value_t = 0.93,
-        value_parser = parse_unit_f32
+        value_parser = f32_in(ranges::KICK_DECAY)
     )]
-    pub kick_decay: f32,
-    /// Static (the seed's) or flowing.
-    #[arg(
-        long = "dream_mode",
-        visible_alias = "dream-mode",
-        value_enum,
-        default_value_t = DreamModeArg::Static
-    )]
-    pub dream_mode: DreamModeArg,
-    /// Flowing mode: zoom per frame about the centre (1 = none, 1.02 = 2 % closer per frame).
-    #[arg(long, default_value_t = 1.02, value_parser = parse_zoom)]
-    pub zoom: f32,
-    /// Flowing mode: rotation per frame in degrees, counter-clockwise.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = parse_rotation)]
-    pub rotation: f32,
+    pub kick_decay: Option<f32>,
+    /// Static (the seed's) or flowing [default: static].
+    #[arg(long = "dream_mode", visible_alias = "dream-mode", value_enum)]
+    pub dream_mode: Option<DreamModeArg>,
+    /// Flowing mode: zoom per frame about the centre (1 = none, 1.02 = 2 % closer per frame;
+    /// 0.5–2) [default: 1.02].
+    #[arg(long, value_parser = f32_in(ranges::ZOOM))]
+    pub zoom: Option<f32>,
+    /// Flowing mode: rotation per frame in degrees, counter-clockwise (-45–45) [default: 0].
+    #[arg(long, allow_negative_numbers = true, value_parser = f32_in(ranges::ROTATION_DEG))]
+    pub rotation: Option<f32>,
 }
 
-impl DreamFlags {
-    /// The dream and engine settings these flags describe.
-    fn settings(&self, seed: u64) -> (DreamSettings, EngineSettings) {
-        let dream = DreamSettings {
-            layer: self.layer,
-            num_octaves: self.octaves as usize,
-            octave_scale: self.octave_scale,
-            step_size: self.step_size,
-            ..DreamSettings::default()
+/// Applies the visual flags that were given to `base` (the defaults, or a take's settings).
+pub fn visual_settings(args: &Args, base: VisualSettings) -> VisualSettings {
+    let mut s = base;
+    if let Some(engine) = args.engine {
+        s.engine = match engine {
+            EngineArg::Biggan => EngineKind::Biggan,
+            EngineArg::Deepdream => EngineKind::Deepdream,
         };
-        let engine = EngineSettings {
-            mode: match self.dream_mode {
-                DreamModeArg::Static => DreamMode::Static,
-                DreamModeArg::Flowing => DreamMode::Flowing,
-            },
-            flow: FlowSettings {
-                zoom_per_frame: self.zoom,
-                rotation_deg_per_frame: self.rotation,
-            },
-            kick_decay: self.kick_decay,
-            max_depth: self.max_depth,
-            seed,
-        };
-        (dream, engine)
+    }
+    if let Some(resolution) = args.resolution {
+        s.resolution_px = resolution;
+        s.dream.picture_size = PictureSize::Resolution;
+    } else if args.image.is_some() {
+        // The DeepDream seed dreams the picture at its own size.
+        s.dream.picture_size = PictureSize::Own;
+    }
+    match (args.fps, args.frame_length) {
+        (Some(fps), _) => s.fps = Some(fps),
+        (None, Some(frame_length)) => s.fps = Some(FrameRate::new(22050, frame_length)),
+        (None, None) => {}
+    }
+    let b = &mut s.biggan;
+    set(&mut b.pitch_sensitivity, args.pitch_sensitivity);
+    set(&mut b.tempo_sensitivity, args.tempo_sensitivity);
+    set(&mut b.depth, args.depth);
+    set(&mut b.num_classes, args.num_classes);
+    set(&mut b.sort_classes_by_power, args.sort_classes_by_power);
+    set(&mut b.jitter, args.jitter);
+    set(&mut b.truncation, args.truncation);
+    set(&mut b.smooth_factor, args.smooth_factor);
+    if args.classes.is_some() {
+        s.classes = args.classes.clone();
+    }
+    set(&mut s.seed, args.seed);
+    let (d, f) = (&mut s.dream, &args.dream);
+    set(&mut d.layer, f.layer);
+    set(&mut d.octaves, f.octaves);
+    set(&mut d.octave_scale, f.octave_scale);
+    set(&mut d.max_depth, f.max_depth);
+    set(&mut d.step_size, f.step_size);
+    set(&mut d.kick_decay, f.kick_decay);
+    set(
+        &mut d.mode,
+        f.dream_mode.map(|m| match m {
+            DreamModeArg::Static => DreamMode::Static,
+            DreamModeArg::Flowing => DreamMode::Flowing,
+        }),
+    );
+    set(&mut d.zoom, f.zoom);
+    set(&mut d.rotation_deg, f.rotation);
+    if args.image.is_some() {
+        d.image = args.image.clone();
+    }
+    s
+}
+
+/// Overwrites `slot` with a flag that was given.
+fn set<T>(slot: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *slot = value;
     }
 }
 
-/// A frame rate as an exact ratio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameRate {
-    /// Numerator.
-    pub num: u32,
-    /// Denominator.
-    pub den: u32,
-}
-
-impl FrameRate {
-    /// Frames per second.
-    pub fn hz(self) -> f64 {
-        f64::from(self.num) / f64::from(self.den)
-    }
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
-
-/// `30`, `29.97` (up to 3 decimals) or `30000/1001`, between 1 and 240 fps.
-fn parse_fps(s: &str) -> Result<FrameRate, String> {
-    let bad = || format!("`{s}` is not a frame rate: use e.g. 30, 29.97 or 30000/1001");
-    let (num, den): (u64, u64) = if let Some((n, d)) = s.split_once('/') {
-        (
-            n.trim().parse().map_err(|_| bad())?,
-            d.trim().parse().map_err(|_| bad())?,
-        )
-    } else if let Some((whole, frac)) = s.split_once('.') {
-        if frac.len() > 3 || !frac.chars().all(|c| c.is_ascii_digit()) {
-            return Err(bad());
+/// The render job the flags describe.
+pub fn job(args: &Args) -> anyhow::Result<RenderJob> {
+    let (source, base, default_out) = match (&args.song, &args.take) {
+        (Some(song), _) => (
+            RenderSource::Song(song.clone()),
+            VisualSettings::default(),
+            PathBuf::from("output.mp4"),
+        ),
+        (None, Some(take)) => {
+            let manifest = TakeManifest::read(take)?;
+            let name = take
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = name
+                .trim_end_matches(deep_visualizer::take::PARTIAL_SUFFIX)
+                .trim_end_matches(".take");
+            let stem = if stem.is_empty() { "take" } else { stem };
+            (
+                RenderSource::Take(take.clone()),
+                manifest.settings,
+                take.with_file_name(format!("{stem}.mp4")),
+            )
         }
-        let den = 10u64.pow(frac.len() as u32);
-        let whole: u64 = whole.parse().map_err(|_| bad())?;
-        let frac: u64 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().map_err(|_| bad())?
-        };
-        (whole * den + frac, den)
-    } else {
-        (s.trim().parse().map_err(|_| bad())?, 1)
+        (None, None) => return Err(flag_error("give --song FILE or --take DIR")),
     };
-    if den == 0 {
-        return Err(bad());
+    let settings = visual_settings(args, base);
+    let mut job = RenderJob::new(source, settings, args.out.clone().unwrap_or(default_out));
+    job.start_s = args.start;
+    job.duration_s = args.duration;
+    job.harmony = if args.live {
+        Harmony::Live
+    } else {
+        Harmony::Song
+    };
+    job.batch_size = args.batch_size as usize;
+    job.models = ModelPaths {
+        weights: args.weights.clone(),
+        biggan_weights: args.biggan_weights.clone(),
+        download: DownloadPolicy::from_env(args.no_download),
+        resolution_from_weights: args.resolution.is_none(),
+    };
+    job.device = args.device;
+    job.frames_dir = args.frames_dir.clone();
+    job.use_previous_classes = args.use_previous_classes;
+    job.use_previous_vectors = args.use_previous_vectors;
+    Ok(job)
+}
+
+/// Renders the video (see the module docs).
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let job = job(&args)?;
+    let ui = Ui::new(args.quiet);
+    let cancel = AtomicBool::new(false);
+    let summary = render(&job, &mut |event| ui.show(event), &cancel).map_err(to_cli_error)?;
+    ui.finish();
+    if !args.quiet {
+        eprintln!(
+            "wrote {} ({} frames, {:.2} s at {:.3} fps, {}×{}, from transport {:.3} s) in {:.1} s",
+            summary.video.display(),
+            summary.num_frames,
+            summary.duration_s,
+            summary.fps.hz(),
+            summary.size_px.0,
+            summary.size_px.1,
+            summary.start_transport_s,
+            started.elapsed().as_secs_f64()
+        );
     }
-    let hz = num as f64 / den as f64;
-    if !(1.0..=240.0).contains(&hz) {
-        return Err(format!("{hz} fps is outside 1–240"));
+    Ok(())
+}
+
+/// A setting error becomes a flag error (exit status 2); the rest stay errors (status 1).
+fn to_cli_error(err: RenderError) -> anyhow::Error {
+    match err {
+        RenderError::Invalid { .. } => flag_error(err),
+        other => anyhow::Error::new(other).context("render failed"),
     }
-    let g = gcd(num, den);
-    Ok(FrameRate {
-        num: u32::try_from(num / g).map_err(|_| bad())?,
-        den: u32::try_from(den / g).map_err(|_| bad())?,
-    })
+}
+
+/// The terminal's view of a render: a spinner while reading and loading, a bar while drawing.
+struct Ui {
+    /// The spinner, then the bar.
+    bar: std::cell::RefCell<ProgressBar>,
+    /// Nothing but errors.
+    quiet: bool,
+}
+
+impl Ui {
+    fn new(quiet: bool) -> Self {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            let spinner = ProgressBar::new_spinner();
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            spinner
+        };
+        Self {
+            bar: std::cell::RefCell::new(bar),
+            quiet,
+        }
+    }
+
+    fn show(&self, event: Progress<'_>) {
+        let mut bar = self.bar.borrow_mut();
+        match event {
+            Progress::Reading { path } => bar.set_message(format!("reading {}", path.display())),
+            Progress::Analysing { .. } => bar.set_message("analysing the audio"),
+            Progress::Warning(warning) => {
+                // Warnings show even with --quiet: they say the video may not be what was meant.
+                bar.suspend(|| eprintln!("warning: {warning}"));
+            }
+            Progress::Model(message) => bar.set_message(message),
+            Progress::Frames {
+                done,
+                total,
+                device,
+            } => {
+                if bar.length() != Some(total) && !self.quiet {
+                    bar.finish_and_clear();
+                    let new =
+                        ProgressBar::new(total).with_message(format!("rendering on {device}"));
+                    new.set_style(
+                        ProgressStyle::with_template(
+                            "{msg} {bar:40} {pos}/{len} frames ({per_sec}) ETA {eta} ",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    *bar = new;
+                }
+                bar.set_position(done);
+            }
+            Progress::Finishing => bar.set_message("finishing the video"),
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.borrow().finish_and_clear();
+    }
 }
 
 fn parse_resolution(s: &str) -> Result<u32, String> {
@@ -458,67 +560,21 @@ fn parse_non_negative_f64(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_positive_f32(s: &str) -> Result<f32, String> {
-    parse_positive_f64(s).map(|v| v as f32)
-}
-
-fn parse_non_negative_f32(s: &str) -> Result<f32, String> {
-    parse_non_negative_f64(s).map(|v| v as f32)
-}
-
-fn parse_unit_f32(s: &str) -> Result<f32, String> {
-    let v = parse_f64(s)?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v as f32)
-    } else {
-        Err(format!("{v} is outside 0–1"))
+/// A parser for values within `range` (the settings' one range).
+fn f64_in(range: Range) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
+    move |s| {
+        let v = parse_f64(s)?;
+        range
+            .check(v)
+            .map(|()| v)
+            .map_err(|_| format!("{v} is outside {}", range.describe()))
     }
 }
 
-fn parse_depth(s: &str) -> Result<f32, String> {
-    let v = parse_f64(s)?;
-    if v > 0.0 && v <= 1.0 {
-        Ok(v as f32)
-    } else {
-        Err(format!("{v} is outside 0–1 (0 excluded)"))
-    }
-}
-
-fn parse_octave_scale(s: &str) -> Result<f32, String> {
-    let v = parse_f64(s)?;
-    if (1.05..=3.0).contains(&v) {
-        Ok(v as f32)
-    } else {
-        Err(format!("{v} is outside 1.05–3"))
-    }
-}
-
-fn parse_zoom(s: &str) -> Result<f32, String> {
-    let v = parse_f64(s)?;
-    if (0.5..=2.0).contains(&v) {
-        Ok(v as f32)
-    } else {
-        Err(format!("{v} is outside 0.5–2"))
-    }
-}
-
-fn parse_rotation(s: &str) -> Result<f32, String> {
-    let v = parse_f64(s)?;
-    if (-45.0..=45.0).contains(&v) {
-        Ok(v as f32)
-    } else {
-        Err(format!("{v} is outside -45–45 degrees per frame"))
-    }
-}
-
-fn parse_truncation(s: &str) -> Result<f64, String> {
-    let v = parse_f64(s)?;
-    // BigGAN-deep keeps batch-norm statistics for truncations 0.02, 0.04, …, 1.
-    if (0.02..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is outside 0.02–1"))
-    }
+/// [`f64_in`] as `f32`.
+fn f32_in(range: Range) -> impl Fn(&str) -> Result<f32, String> + Clone + Send + Sync {
+    let parse = f64_in(range);
+    move |s| parse(s).map(|v| v as f32)
 }
 
 /// A flag error found after parsing (a combination of flags, or a flag against the song):
@@ -530,577 +586,150 @@ fn flag_error(message: impl std::fmt::Display) -> anyhow::Error {
     command.error(ErrorKind::ValueValidation, message).into()
 }
 
-/// The analysed song, ready for the Director.
-struct Analysed {
-    /// Feature samples of the whole song.
-    samples: Vec<FeatureSample>,
-    /// Their rate per second.
-    feature_hz: f64,
-    /// Song length in seconds.
-    song_s: f64,
-}
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
 
-/// Frames to render and to record.
-struct Span {
-    /// Frames in the video: round(duration × fps).
-    num_frames: u64,
-    /// Frames from --start to the song's end: the vectors files' length.
-    num_vector_frames: u64,
-    /// Seconds of audio in the video.
-    duration_s: f64,
-}
+    use super::*;
 
-/// Where the latents come from: the Director (recorded into the vectors files) or a previous
-/// render's vectors.
-enum Latents {
-    /// Fresh latents, recorded beside the video.
-    Directed(Box<Recorded<DirectedLatents>>),
-    /// Read back from a previous render.
-    Previous(PreviousLatents),
-}
-
-impl LatentSource for Latents {
-    fn next_latents(&mut self) -> Result<Option<FrameLatents>, EngineError> {
-        match self {
-            Latents::Directed(source) => source.next_latents(),
-            Latents::Previous(source) => source.next_latents(),
+    /// Parses `render` with `flags`.
+    fn parse(flags: &[&str]) -> Args {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
         }
+        let mut argv = vec!["render"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv).unwrap().args
     }
-}
 
-/// What both engines need: the analysed song, the span, the encoder's inputs, the device.
-struct Job<'a> {
-    /// The command line.
-    args: &'a Args,
-    /// The video frame rate.
-    fps: FrameRate,
-    /// The analysed song.
-    analysed: Analysed,
-    /// The frames to render.
-    span: Span,
-    /// Where the models run.
-    device: ComputeDevice,
-    /// The ffmpeg to encode with.
-    ffmpeg: Ffmpeg,
-    /// The rendered span's audio.
-    wav_path: PathBuf,
-}
-
-/// Renders the video (see the module docs).
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let fps = frame_rate(&args);
-    check_flags(&args)?;
-    // Before any long work: the encoder, the output folder, the base picture.
-    let ffmpeg = find_ffmpeg(None)?;
-    PendingFile::new(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
-    let base_picture = match (&args.image, args.engine) {
-        (Some(path), EngineArg::Deepdream) => Some(load_rgb8(path).context("--image")?),
-        _ => None,
-    };
-
-    let wav = PendingFile::new(&args.out.with_extension("audio.wav"))?;
-    let analysed = analyse_song(&args, fps, wav.temp_path())?;
-    let span = span_of(&args, fps, analysed.song_s)?;
-    let preference = DevicePreference::resolve(args.device)?;
-    deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
-    let job = Job {
-        args: &args,
-        fps,
-        analysed,
-        span,
-        device: ComputeDevice::select(preference)?,
-        ffmpeg,
-        wav_path: wav.temp_path().to_owned(),
-    };
-    let (num_frames, duration_s) = (job.span.num_frames, job.span.duration_s);
-    let ((width, height), out) = match args.engine {
-        EngineArg::Biggan => render_biggan(job)?,
-        EngineArg::Deepdream => render_deepdream(job, base_picture)?,
-    };
-    drop(wav);
-    if !args.quiet {
-        eprintln!(
-            "wrote {} ({num_frames} frames, {duration_s:.2} s at {:.3} fps, {width}×{height}) in \
-             {:.1} s",
-            out.display(),
-            fps.hz(),
-            started.elapsed().as_secs_f64()
+    #[test]
+    fn default_flags_are_the_default_settings() {
+        let args = parse(&["--song", "x.wav"]);
+        assert_eq!(
+            visual_settings(&args, VisualSettings::default()),
+            VisualSettings::default()
+        );
+        let params = deep_visualizer::DeepVisualizerParams::default();
+        assert_eq!(
+            visual_settings(&args, VisualSettings::default()),
+            params.visual_settings()
         );
     }
-    Ok(())
-}
 
-/// The frame rate: --fps, else 22050/--frame_length, else the engine's seed's rate.
-fn frame_rate(args: &Args) -> FrameRate {
-    match (args.fps, args.frame_length, args.engine) {
-        (Some(fps), _, _) => fps,
-        (None, Some(frame_length), _) => reduce(22050, frame_length),
-        (None, None, EngineArg::Biggan) => reduce(22050, DEFAULT_FRAME_LENGTH),
-        // The DeepDream seed renders 30 frames per second.
-        (None, None, EngineArg::Deepdream) => FrameRate { num: 30, den: 1 },
-    }
-}
-
-/// The seed's --frame_length.
-const DEFAULT_FRAME_LENGTH: u32 = 512;
-
-/// The seed's --resolution.
-const DEFAULT_RESOLUTION: u32 = 128;
-
-/// Loads BigGAN-deep from `weights` (else the installed model of --resolution) and checks its
-/// size against an explicit --resolution.
-fn load_biggan(
-    args: &Args,
-    weights: Option<&Path>,
-    device: &ComputeDevice,
-) -> anyhow::Result<BigGan> {
-    let resolution = args.resolution.unwrap_or(DEFAULT_RESOLUTION);
-    let weights = match weights {
-        Some(path) => path.to_owned(),
-        None => default_biggan_weights(resolution)?,
-    };
-    let model = BigGan::load(&weights, device.device()).with_context(|| {
-        format!(
-            "loading the BigGAN-deep weights {} (give the folder with config.json and \
-             pytorch_model.bin with --weights)",
-            weights.display()
-        )
-    })?;
-    let model = if device.backend() == ComputeBackend::Cpu {
-        // One part of each batch per core: burn's CPU backend leaves a core idle otherwise.
-        let num_cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let options = ExecOptions {
-            parallel_samples: num_cores,
-            ..model.exec_options()
+    #[test]
+    fn every_visual_flag_maps_and_overrides_a_takes_settings() {
+        let args = parse(&[
+            "--take",
+            "t.take",
+            "--engine",
+            "deepdream",
+            "--resolution",
+            "512",
+            "--fps",
+            "60",
+            "--pitch_sensitivity",
+            "7",
+            "--tempo_sensitivity",
+            "0.3",
+            "--depth",
+            "0.5",
+            "--num_classes",
+            "3",
+            "--classes",
+            "1",
+            "2",
+            "3",
+            "--sort_classes_by_power",
+            "--jitter",
+            "0.1",
+            "--truncation",
+            "0.4",
+            "--smooth_factor",
+            "20",
+            "--seed",
+            "9",
+            "--layer",
+            "inception5b",
+            "--octaves",
+            "2",
+            "--octave_scale",
+            "1.5",
+            "--max_depth",
+            "7",
+            "--step_size",
+            "0.02",
+            "--kick_decay",
+            "0.8",
+            "--dream_mode",
+            "flowing",
+            "--zoom",
+            "1.1",
+            "--rotation",
+            "-3",
+            "--image",
+            "p.png",
+        ]);
+        let recorded = VisualSettings {
+            seed: 5,
+            ..VisualSettings::default()
         };
-        model.with_exec_options(options)
-    } else {
-        model
-    };
-    if args
-        .resolution
-        .is_some_and(|r| r as usize != model.resolution())
-    {
-        return Err(flag_error(format!(
-            "invalid value '{resolution}' for '--resolution': the weights in {} draw {}×{} \
-             images; pass --resolution {} or other --weights",
-            weights.display(),
-            model.resolution(),
-            model.resolution(),
-            model.resolution()
-        )));
+        let s = visual_settings(&args, recorded);
+        assert_eq!(s.engine, EngineKind::Deepdream);
+        assert_eq!((s.resolution_px, s.fps), (512, Some(FrameRate::new(60, 1))));
+        let b = &s.biggan;
+        assert_eq!(
+            (
+                b.pitch_sensitivity,
+                b.tempo_sensitivity,
+                b.depth,
+                b.num_classes
+            ),
+            (7.0, 0.3, 0.5, 3)
+        );
+        assert!(b.sort_classes_by_power);
+        assert_eq!((b.jitter, b.truncation, b.smooth_factor), (0.1, 0.4, 20));
+        assert_eq!((s.classes.clone(), s.seed), (Some(vec![1, 2, 3]), 9));
+        let d = &s.dream;
+        assert_eq!(d.layer, Layer::Inception5b);
+        assert_eq!((d.octaves, d.octave_scale, d.max_depth), (2, 1.5, 7));
+        assert_eq!(
+            (d.step_size, d.kick_decay, d.mode),
+            (0.02, 0.8, DreamMode::Flowing)
+        );
+        assert_eq!((d.zoom, d.rotation_deg), (1.1, -3.0));
+        assert_eq!(d.image, Some(PathBuf::from("p.png")));
+        assert_eq!(d.picture_size, PictureSize::Resolution);
+        // Only what is given overrides: the take's seed stays without --seed.
+        let args = parse(&["--take", "t.take", "--resolution", "256"]);
+        let s = visual_settings(&args, recorded_with_seed(5));
+        assert_eq!((s.seed, s.resolution_px), (5, 256));
     }
-    Ok(model)
-}
 
-/// The Director's settings from the flags, for `model`.
-fn biggan_settings(
-    args: &Args,
-    fps: FrameRate,
-    model: &BigGan,
-    previous_classes: Option<Vec<u16>>,
-) -> anyhow::Result<BigGanSettings> {
-    let settings = BigGanSettings {
-        tempo_sensitivity: args.tempo_sensitivity,
-        pitch_sensitivity: args.pitch_sensitivity,
-        depth: args.depth,
-        jitter: args.jitter,
-        truncation: args.truncation,
-        num_classes: usize::from(args.num_classes),
-        classes: args.classes.clone().or(previous_classes),
-        sort_classes_by_power: args.sort_classes_by_power,
-        smooth_factor: args.smooth_factor,
-        seed: args.seed,
-        fps: fps.hz(),
-        z_dim: model.config().z_dim,
-        class_dim: model.config().num_classes,
-    };
-    settings.validate().map_err(director_flag_error)?;
-    Ok(settings)
-}
-
-/// A fresh Director over the song's features.
-fn director(
-    args: &Args,
-    settings: &BigGanSettings,
-    samples: &[FeatureSample],
-) -> anyhow::Result<BigGanDirector> {
-    let mode = if args.live {
-        HarmonyMode::Live
-    } else {
-        HarmonyMode::Song {
-            mean_chroma: mean_chroma(samples),
-        }
-    };
-    BigGanDirector::new(settings, mode).map_err(director_flag_error)
-}
-
-/// The per-frame features of the rendered span.
-fn frame_inputs(job: &Job, samples: Vec<FeatureSample>) -> FrameInputs {
-    FrameInputs::new(
-        samples,
-        job.analysed.feature_hz,
-        job.args.start,
-        job.fps.num,
-        job.fps.den,
-        job.args.live,
-    )
-}
-
-/// The BigGAN-deep music video; returns the frame size and the video's path.
-fn render_biggan(mut job: Job) -> anyhow::Result<((u32, u32), PathBuf)> {
-    let args = job.args;
-    let files = VectorFiles::beside(&args.out);
-    let previous_classes = if args.use_previous_classes && args.classes.is_none() {
-        let meta = VectorsMeta::read(&files.meta).with_context(|| {
-            format!(
-                "--use_previous_classes reuses the classes of the last render to {}, but its \
-                 vectors file could not be read: render once without it",
-                args.out.display()
-            )
-        })?;
-        Some(meta.classes)
-    } else {
-        None
-    };
-    let model = load_biggan(args, args.weights.as_deref(), &job.device)?;
-    let settings = biggan_settings(args, job.fps, &model, previous_classes)?;
-    let latents = if args.use_previous_vectors {
-        let (previous, _) = PreviousLatents::open(
-            &files,
-            settings.z_dim,
-            settings.class_dim,
-            (job.fps.num, job.fps.den),
-            args.start,
-            job.span.num_frames,
-        )
-        .context("--use_previous_vectors")?;
-        Latents::Previous(previous)
-    } else {
-        let director = director(args, &settings, &job.analysed.samples)?;
-        let meta = VectorsMeta {
-            fps_num: job.fps.num,
-            fps_den: job.fps.den,
-            start_s: args.start,
-            num_frames: 0,
-            z_dim: settings.z_dim,
-            class_dim: settings.class_dim,
-            truncation: args.truncation,
-            seed: args.seed,
-            classes: director.classes().to_vec(),
-            song: args.song.display().to_string(),
-        };
-        // The song's features move into the frame inputs; nothing after this reads them.
-        let samples = std::mem::take(&mut job.analysed.samples);
-        let inputs = frame_inputs(&job, samples);
-        let source = DirectedLatents::new(director, inputs, job.span.num_vector_frames);
-        let recorder = VectorsRecorder::create(&files, meta)?;
-        Latents::Directed(Box::new(Recorded::new(source, recorder)))
-    };
-    let mut frames = BigGanFrames::new(&model, latents, args.truncation, job.span.num_frames);
-    let (size, out) = encode(&job, &mut frames, args.batch_size as usize)?;
-    if let Latents::Directed(recorded) = frames.into_source() {
-        recorded.finish().context("writing the vectors files")?;
-    }
-    Ok((size, out))
-}
-
-/// The DeepDream video: `picture` (or a BigGAN-deep frame) dreamed as deep as the kick says.
-fn render_deepdream(
-    mut job: Job,
-    picture: Option<RgbImage>,
-) -> anyhow::Result<((u32, u32), PathBuf)> {
-    let args = job.args;
-    let base = match picture {
-        Some(picture) => fit_picture(picture, args.resolution),
-        None => biggan_base_picture(&job)?,
-    };
-    let weights = match &args.weights {
-        Some(path) => path.clone(),
-        None => installed_googlenet()?,
-    };
-    let model = InceptionV1::load(&weights, Preprocess::Pretrained, job.device.device())
-        .with_context(|| format!("loading the GoogLeNet weights {}", weights.display()))?;
-    let (dream_settings, engine_settings) = args.dream.settings(args.seed);
-    let dreamer = Dreamer::new(model, dream_settings)?;
-    let size = base.dimensions();
-    let engine = DreamEngine::new(dreamer, &base, engine_settings);
-    let samples = std::mem::take(&mut job.analysed.samples);
-    let inputs = frame_inputs(&job, samples);
-    let mut frames = DreamFrames::new(engine, inputs, job.span.num_frames, size);
-    encode(&job, &mut frames, 1)
-}
-
-/// The first frame the BigGAN-deep render of the same flags would draw: DeepDream's base when no
-/// --image is given.
-fn biggan_base_picture(job: &Job) -> anyhow::Result<RgbImage> {
-    let args = job.args;
-    let model = load_biggan(args, args.biggan_weights.as_deref(), &job.device)
-        .context("DeepDream without --image dreams on a BigGAN-deep frame")?;
-    let settings = biggan_settings(args, job.fps, &model, None)?;
-    let director = director(args, &settings, &job.analysed.samples)?;
-    let inputs = frame_inputs(job, job.analysed.samples.clone());
-    let latents = DirectedLatents::new(director, inputs, 1);
-    let mut frames = BigGanFrames::new(&model, latents, args.truncation, 1);
-    let mut drawn = Vec::with_capacity(1);
-    frames.next_frames(1, &mut drawn)?;
-    let (width, height) = frames.frame_size_px();
-    let rgb = drawn.pop().context("BigGAN-deep drew no frame")?;
-    RgbImage::from_raw(width, height, rgb).context("BigGAN-deep drew a frame of the wrong size")
-}
-
-/// `picture` scaled so its longer side is `resolution` (when given), with even sides as
-/// H.264's 4:2:0 needs (the odd last row or column is cropped).
-fn fit_picture(picture: RgbImage, resolution: Option<u32>) -> RgbImage {
-    let picture = match resolution {
-        Some(side) => {
-            let (w, h) = picture.dimensions();
-            let scale = f64::from(side) / f64::from(w.max(h));
-            let (w, h) = (
-                ((f64::from(w) * scale).round() as u32).max(2),
-                ((f64::from(h) * scale).round() as u32).max(2),
-            );
-            image::imageops::resize(&picture, w, h, image::imageops::FilterType::Lanczos3)
-        }
-        None => picture,
-    };
-    let (w, h) = picture.dimensions();
-    let (even_w, even_h) = ((w & !1).max(2), (h & !1).max(2));
-    if (even_w, even_h) == (w, h) {
-        picture
-    } else {
-        image::imageops::crop_imm(&picture, 0, 0, even_w.min(w), even_h.min(h)).to_image()
-    }
-}
-
-/// Streams every frame of `frames` to the encoder (and --frames-dir), `batch_size` at a time;
-/// returns the frame size and the finished video's path.
-fn encode(
-    job: &Job,
-    frames: &mut dyn FrameSource,
-    batch_size: usize,
-) -> anyhow::Result<((u32, u32), PathBuf)> {
-    let args = job.args;
-    let (width, height) = frames.frame_size_px();
-    let mut spec = VideoSpec::new(width, height, job.fps.num, job.fps.den);
-    spec.audio_wav = Some(job.wav_path.clone());
-    let mut encoder = VideoEncoder::start(&job.ffmpeg, &args.out, &spec)?;
-    if let Some(dir) = &args.frames_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating --frames-dir {}", dir.display()))?;
-    }
-    let bar = progress_bar(args.quiet, job.span.num_frames, &format!("{}", job.device));
-    let mut batch = Vec::with_capacity(batch_size);
-    let mut frame_idx = 0u64;
-    loop {
-        batch.clear();
-        if frames.next_frames(batch_size, &mut batch)? == 0 {
-            break;
-        }
-        for rgb in batch.drain(..) {
-            if let Some(dir) = &args.frames_dir {
-                write_png(
-                    &dir.join(format!("frame_{frame_idx:06}.png")),
-                    &rgb,
-                    width,
-                    height,
-                )?;
-            }
-            encoder.push_frame(rgb)?;
-            frame_idx += 1;
-        }
-        bar.set_position(frame_idx);
-    }
-    anyhow::ensure!(
-        frame_idx == job.span.num_frames,
-        "the engine ran out after {frame_idx} of {} frames",
-        job.span.num_frames
-    );
-    bar.set_message("finishing the video");
-    let out = encoder.finish()?;
-    bar.finish_and_clear();
-    Ok(((width, height), out))
-}
-
-/// Checks that need no file: the class list against --num_classes, flags of the other engine.
-fn check_flags(args: &Args) -> anyhow::Result<()> {
-    if args.engine == EngineArg::Biggan {
-        if args.image.is_some() {
-            return Err(flag_error(
-                "invalid value for '--image': a base picture is for --engine deepdream",
-            ));
-        }
-        if args.biggan_weights.is_some() {
-            return Err(flag_error(
-                "invalid value for '--biggan_weights': they draw DeepDream's base picture; with                  --engine biggan give the weights with --weights",
-            ));
+    fn recorded_with_seed(seed: u64) -> VisualSettings {
+        VisualSettings {
+            seed,
+            ..VisualSettings::default()
         }
     }
-    if let Some(classes) = &args.classes {
-        let n = usize::from(args.num_classes);
-        if classes.len() != 12 && classes.len() != n {
-            return Err(flag_error(format!(
-                "invalid value for '--classes': {} classes given; give 12 (one per pitch class) \
-                 or --num_classes ({n}) of them",
-                classes.len()
-            )));
-        }
-    }
-    Ok(())
-}
 
-/// Decodes and analyses the whole song, writes the rendered span's audio to `wav_path`, and
-/// drops the decoded audio.
-fn analyse_song(args: &Args, fps: FrameRate, wav_path: &Path) -> anyhow::Result<Analysed> {
-    let spinner = spinner(args.quiet, format!("decoding {}", args.song.display()));
-    let audio = decode_file(&args.song)?;
-    if audio.num_corrupt_packets > 0 {
-        spinner.suspend(|| {
-            eprintln!(
-                "warning: skipped {} damaged packets in {}",
-                audio.num_corrupt_packets,
-                args.song.display()
-            )
-        });
+    #[test]
+    fn frame_length_sets_the_frame_rate_unless_fps_is_given() {
+        let s = visual_settings(
+            &parse(&["--song", "x", "--frame_length", "1024"]),
+            VisualSettings::default(),
+        );
+        assert_eq!(s.frame_rate(), FrameRate::new(22050, 1024));
+        let s = visual_settings(
+            &parse(&["--song", "x", "--frame_length", "1024", "--fps", "24"]),
+            VisualSettings::default(),
+        );
+        assert_eq!(s.frame_rate(), FrameRate::new(24, 1));
+        let s = visual_settings(
+            &parse(&["--song", "x", "--engine", "deepdream"]),
+            VisualSettings::default(),
+        );
+        assert_eq!(s.frame_rate(), FrameRate::new(30, 1));
     }
-    if audio.decoder == Decoder::Ffmpeg && !args.quiet {
-        spinner.suspend(|| eprintln!("decoded {} with the system ffmpeg", args.song.display()));
-    }
-    let song_s = audio.duration_s();
-    let span = span_of(args, fps, song_s)?;
-
-    spinner.set_message(format!("analysing {}", args.song.display()));
-    let mut config = AnalyzerConfig::new(audio.sample_rate_hz as f32);
-    // As `deep-visualizer features`: the song's own tuning in song mode, A440 live.
-    if !args.live {
-        config.tuning_cents = estimate_song_tuning_cents(&audio.channels, config.sample_rate_hz);
-    }
-    let analysis = analyze_channels(&audio.channels, &config, 512, |_, _| {})
-        .with_context(|| format!("analysing {}", args.song.display()))?;
-    let mode = if args.live {
-        Normalisation::Live
-    } else {
-        Normalisation::Song
-    };
-    let samples = analysis
-        .rows(mode)
-        .iter()
-        .map(|row| FeatureSample {
-            time_s: row.time_s,
-            kick: row.kick,
-            power: row.power,
-            power_rise: row.power_rise,
-            chroma: row.chroma,
-        })
-        .collect();
-
-    // The video's audio: exactly the rendered span, interleaved.
-    let rate = f64::from(audio.sample_rate_hz);
-    let first = ((args.start * rate).round() as usize).min(audio.num_frames());
-    let last = (((args.start + span.duration_s) * rate).round() as usize).min(audio.num_frames());
-    let num_channels = audio.channels.len().max(1);
-    let mut wav = WavWriter::create(wav_path, audio.sample_rate_hz, num_channels as u16)?;
-    let mut interleaved = Vec::with_capacity(64 * 1024);
-    for chunk_start in (first..last).step_by(8192) {
-        interleaved.clear();
-        for i in chunk_start..(chunk_start + 8192).min(last) {
-            interleaved.extend(audio.channels.iter().map(|c| c[i]));
-        }
-        wav.write(&interleaved)?;
-    }
-    wav.finish()?;
-    spinner.finish_and_clear();
-    Ok(Analysed {
-        samples,
-        feature_hz: config.feature_rate_hz,
-        song_s,
-    })
-}
-
-/// The frames of the render and of the vectors files, checking --start and --duration against
-/// the song.
-fn span_of(args: &Args, fps: FrameRate, song_s: f64) -> anyhow::Result<Span> {
-    if args.start >= song_s {
-        return Err(flag_error(format!(
-            "invalid value '{}' for '--start': the song lasts {song_s:.2} s",
-            args.start
-        )));
-    }
-    let remaining_s = song_s - args.start;
-    let frame_s = 1.0 / fps.hz();
-    let duration_s = match args.duration {
-        // Half a frame of slack: `--duration 30` on a song of 29.99 s is what the user means.
-        Some(d) if d > remaining_s + 0.5 * frame_s => {
-            return Err(flag_error(format!(
-                "invalid value '{d}' for '--duration': the song has {remaining_s:.2} s from \
-                 --start {}",
-                args.start
-            )))
-        }
-        Some(d) => d.min(remaining_s),
-        None => remaining_s,
-    };
-    let num_frames = (duration_s * fps.hz()).round() as u64;
-    if num_frames == 0 {
-        return Err(flag_error(format!(
-            "invalid value '{duration_s}' for '--duration': shorter than one frame at {:.3} fps",
-            fps.hz()
-        )));
-    }
-    Ok(Span {
-        num_frames,
-        num_vector_frames: ((remaining_s * fps.hz()).round() as u64).max(num_frames),
-        duration_s,
-    })
-}
-
-/// The installed `biggan-deep-RESOLUTION` (see `deep-visualizer weights`).
-fn default_biggan_weights(resolution: u32) -> anyhow::Result<PathBuf> {
-    weights::locate_model_dir(&format!("biggan-deep-{resolution}")).with_context(|| {
-        format!(
-            "no --weights given and BigGAN-deep {resolution} is not installed; run              `deep-visualizer weights download biggan-deep-{resolution}` or pass --weights DIR"
-        )
-    })
-}
-
-/// A Director setting error as a flag error (the settings carry the flags' names).
-fn director_flag_error(err: DirectorError) -> anyhow::Error {
-    match &err {
-        DirectorError::OutOfRange { name, value, .. } => {
-            flag_error(format!("invalid value '{value}' for '--{name}': {err}"))
-        }
-        DirectorError::ClassCount { .. } | DirectorError::ClassIndex { .. } => {
-            flag_error(format!("invalid value for '--classes': {err}"))
-        }
-    }
-}
-
-fn reduce(num: u32, den: u32) -> FrameRate {
-    let g = gcd(u64::from(num), u64::from(den)).max(1) as u32;
-    FrameRate {
-        num: num / g,
-        den: den / g,
-    }
-}
-
-fn spinner(quiet: bool, message: String) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let spinner = ProgressBar::new_spinner().with_message(message);
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    spinner
-}
-
-fn progress_bar(quiet: bool, num_frames: u64, device: &str) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(num_frames).with_message(format!("rendering on {device}"));
-    bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} frames ({per_sec}) ETA {eta} ")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }

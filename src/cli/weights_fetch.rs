@@ -1,12 +1,12 @@
 //! `deep-visualizer weights list` and `deep-visualizer weights download`: what model files are
 //! installed, whether they are the right ones, and fetching the missing ones.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use deep_visualizer::weights::{
-    check_file, resolve_weights_dir, Assurance, CheckDepth, Downloader, FileStatus, Manifest,
-    ModelEntry, Progress, WeightsDirSource, WEIGHTS_DIR_ENV,
+    check_file, install_file, resolve_weights_dir, Assurance, CheckDepth, Downloaded, Downloader,
+    FileStatus, InstallProgress, Manifest, ModelEntry, Refresh, WeightsDirSource, WEIGHTS_DIR_ENV,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -181,33 +181,22 @@ pub fn run_download(args: DownloadArgs) -> anyhow::Result<()> {
     let models = selected_models(&manifest, &args.models)?;
     let dir = weights_dir(&args.location)?;
     let downloader = Downloader::new();
+    let refresh = if args.force {
+        Refresh::Always
+    } else {
+        Refresh::IfNeeded(CheckDepth::Full)
+    };
+    let mut reporter = InstallReporter::new(args.quiet);
     let mut failures = Vec::new();
     for model in models {
         for file in &model.files {
-            let path = file.path_in(&dir);
-            if !args.force {
-                let status = check_file(file, &dir, CheckDepth::Full)
-                    .with_context(|| format!("checking {}", path.display()))?;
-                match status {
-                    FileStatus::Missing => {}
-                    FileStatus::Corrupt(mismatch) => {
-                        println!(
-                            "{}: the present copy is wrong ({mismatch}); replacing it",
-                            file.name
-                        )
-                    }
-                    other => {
-                        println!("{}: already here, {}", file.name, describe(&other));
-                        continue;
-                    }
-                }
-            }
-            match download_one(&downloader, file, &dir, args.quiet) {
-                Ok(()) => {}
-                Err(err) => {
-                    eprintln!("error: {err:#}");
-                    failures.push(file.name.clone());
-                }
+            let result = install_file(file, &dir, refresh, &downloader, &mut |event| {
+                reporter.report(event)
+            });
+            reporter.finish();
+            if let Err(err) = result {
+                eprintln!("error: {:#}", anyhow::Error::from(err));
+                failures.push(file.name.clone());
             }
         }
     }
@@ -221,35 +210,80 @@ pub fn run_download(args: DownloadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Downloads one file with a progress bar and reports what the check could vouch for.
-fn download_one(
-    downloader: &Downloader,
-    file: &deep_visualizer::weights::FileEntry,
-    dir: &Path,
+/// Prints what installing model files does: a line per file and a progress bar per download.
+/// `weights download` uses it, and so can any command that installs a model on first use
+/// (pass [`InstallReporter::report`] as the progress callback).
+pub struct InstallReporter {
+    /// Whether to hide the bars and the "downloading" lines.
     quiet: bool,
-) -> anyhow::Result<()> {
-    let mut bar: Option<ProgressBar> = None;
-    let result = downloader.download(file, dir, &mut |progress| match progress {
-        Progress::Started { url, total_bytes } => {
-            if let Some(old) = bar.take() {
-                old.finish_and_clear();
-            }
-            if !quiet {
-                println!("{}: downloading {url}", file.name);
-            }
-            bar = Some(progress_bar(quiet, &file.name, total_bytes));
-        }
-        Progress::Received { done_bytes } => {
-            if let Some(bar) = &bar {
-                bar.set_position(done_bytes);
-            }
-        }
-    });
-    if let Some(bar) = bar.take() {
-        bar.finish_and_clear();
+    /// The bar of the download under way, if any.
+    bar: Option<ProgressBar>,
+}
+
+impl InstallReporter {
+    /// A reporter that shows bars unless `quiet`.
+    pub fn new(quiet: bool) -> Self {
+        Self { quiet, bar: None }
     }
-    let downloaded = result?;
-    let verdict = match downloaded.assurance {
+
+    /// Shows one event.
+    pub fn report(&mut self, event: InstallProgress<'_>) {
+        match event {
+            InstallProgress::Kept { file, status } => {
+                println!("{}: already here, {}", file.name, describe(status));
+            }
+            InstallProgress::Replacing { file, mismatch } => {
+                println!(
+                    "{}: the present copy is wrong ({mismatch}); replacing it",
+                    file.name
+                );
+            }
+            InstallProgress::Started {
+                file,
+                url,
+                total_bytes,
+            } => {
+                self.finish();
+                if !self.quiet {
+                    println!("{}: downloading {url}", file.name);
+                }
+                self.bar = Some(progress_bar(self.quiet, &file.name, total_bytes));
+            }
+            InstallProgress::Received { done_bytes, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(done_bytes);
+                }
+            }
+            InstallProgress::Installed { file, downloaded } => {
+                self.finish();
+                println!(
+                    "{}: {} bytes saved to {}; {}",
+                    file.name,
+                    downloaded.num_bytes,
+                    downloaded.path.display(),
+                    verdict(downloaded)
+                );
+            }
+        }
+    }
+
+    /// Clears the bar of the download under way, e.g. before printing why it failed.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for InstallReporter {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// What the checks could vouch for in a downloaded file.
+fn verdict(downloaded: &Downloaded) -> String {
+    match downloaded.assurance {
         Assurance::Pinned => "SHA-256 matches the manifest".to_owned(),
         Assurance::Prefix => format!(
             "SHA-256 prefix matches the manifest; full SHA-256 {} (pin it once checked)",
@@ -259,12 +293,5 @@ fn download_one(
             "no hash pinned to compare, the file parses; SHA-256 {} (pin it once checked)",
             downloaded.sha256
         ),
-    };
-    println!(
-        "{}: {} bytes saved to {}; {verdict}",
-        file.name,
-        downloaded.num_bytes,
-        downloaded.path.display()
-    );
-    Ok(())
+    }
 }

@@ -61,7 +61,7 @@ use super::input::FrameInput;
 use super::smoothing::{BlockSmoother, EmaSmoother};
 use super::{DirectorError, SEED_STEP_HZ};
 use crate::models::biggan::truncated_noise_sample;
-use crate::params::{NUM_IMAGENET_CLASSES, NUM_PITCH_CLASSES};
+use crate::settings::{VisualSettings, NUM_IMAGENET_CLASSES, NUM_PITCH_CLASSES};
 
 /// Length of the class vector of the published models: the ImageNet classes.
 pub const CLASS_DIM: usize = NUM_IMAGENET_CLASSES as usize;
@@ -170,6 +170,27 @@ fn check(
 }
 
 impl BigGanSettings {
+    /// The director's settings for `visual` at `fps` frames per second, for a model with
+    /// `z_dim` noise units and `class_dim` classes.
+    pub fn from_visual(visual: &VisualSettings, fps: f64, z_dim: usize, class_dim: usize) -> Self {
+        let b = &visual.biggan;
+        Self {
+            tempo_sensitivity: b.tempo_sensitivity,
+            pitch_sensitivity: b.pitch_sensitivity,
+            depth: b.depth,
+            jitter: b.jitter,
+            truncation: b.truncation,
+            num_classes: usize::from(b.num_classes),
+            classes: visual.classes.clone(),
+            sort_classes_by_power: b.sort_classes_by_power,
+            smooth_factor: b.smooth_factor,
+            seed: visual.seed,
+            fps,
+            z_dim,
+            class_dim,
+        }
+    }
+
     /// Checks every setting; the error names the first bad one and its range.
     pub fn validate(&self) -> Result<(), DirectorError> {
         let tempo = f64::from(self.tempo_sensitivity);

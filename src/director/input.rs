@@ -13,7 +13,7 @@
 //! means the same thing at any rate.
 
 use super::SEED_STEP_HZ;
-use crate::params::NUM_PITCH_CLASSES;
+use crate::settings::NUM_PITCH_CLASSES;
 
 /// The features of one video frame's interval `[k/fps, (k+1)/fps)`, as the BigGAN director uses
 /// them. Power and its rise are normalised to 0..1 by the Analyzer; chroma is max-normalised per

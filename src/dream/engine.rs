@@ -7,8 +7,9 @@ use image::RgbImage;
 
 use super::{DreamError, DreamSettings, Dreamer, FlowSettings, FlowingDream, StaticDream};
 use crate::director::dream_depth::DreamDepth;
+#[cfg(test)]
 use crate::models::inception::Layer;
-use crate::params::{DreamLayer, DreamMode, DreamParams};
+use crate::settings::{DreamMode, VisualSettings};
 
 /// The mode's state.
 enum ModeState {
@@ -109,43 +110,26 @@ fn new_state(settings: &EngineSettings, base: &RgbImage, device: &Device) -> Mod
     }
 }
 
-/// The network layer a `dream_layer` parameter value names.
-pub fn layer_of(param: DreamLayer) -> Layer {
-    match param {
-        DreamLayer::Conv1 => Layer::Conv1,
-        DreamLayer::Conv2 => Layer::Conv2,
-        DreamLayer::Conv3 => Layer::Conv3,
-        DreamLayer::Inception3a => Layer::Inception3a,
-        DreamLayer::Inception3b => Layer::Inception3b,
-        DreamLayer::Inception4a => Layer::Inception4a,
-        DreamLayer::Inception4b => Layer::Inception4b,
-        DreamLayer::Inception4c => Layer::Inception4c,
-        DreamLayer::Inception4d => Layer::Inception4d,
-        DreamLayer::Inception4e => Layer::Inception4e,
-        DreamLayer::Inception5a => Layer::Inception5a,
-        DreamLayer::Inception5b => Layer::Inception5b,
-    }
-}
-
-/// The dream and engine settings the plugin's DeepDream parameters describe; the rest (objective,
-/// normalisation, jitter) keeps the seed's defaults.
-pub fn settings_from_params(params: &DreamParams, seed: u64) -> (DreamSettings, EngineSettings) {
+/// The dream and engine settings of `visual`; the rest (objective, normalisation, jitter) keeps
+/// the seed's defaults.
+pub fn dream_settings(visual: &VisualSettings) -> (DreamSettings, EngineSettings) {
+    let d = &visual.dream;
     let dream = DreamSettings {
-        layer: layer_of(params.layer.value()),
-        num_octaves: params.octaves.value().max(1) as usize,
-        octave_scale: params.octave_scale.value(),
-        step_size: params.step_size.value(),
+        layer: d.layer,
+        num_octaves: d.octaves.max(1) as usize,
+        octave_scale: d.octave_scale,
+        step_size: d.step_size,
         ..DreamSettings::default()
     };
     let engine = EngineSettings {
-        mode: params.mode.value(),
+        mode: d.mode,
         flow: FlowSettings {
-            zoom_per_frame: params.flow_zoom.value(),
-            rotation_deg_per_frame: params.flow_rotation_deg.value(),
+            zoom_per_frame: d.zoom,
+            rotation_deg_per_frame: d.rotation_deg,
         },
-        kick_decay: params.kick_decay.value(),
-        max_depth: params.max_depth.value().max(1) as u32,
-        seed,
+        kick_decay: d.kick_decay,
+        max_depth: d.max_depth.max(1),
+        seed: visual.seed,
     };
     (dream, engine)
 }
@@ -155,25 +139,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parameter_defaults_are_the_seed_settings() {
-        let (dream, engine) = settings_from_params(&DreamParams::default(), 3);
+    fn default_settings_are_the_seed_settings() {
+        let visual = VisualSettings {
+            seed: 3,
+            ..VisualSettings::default()
+        };
+        let (dream, engine) = dream_settings(&visual);
         assert_eq!(dream.layer, Layer::Inception4c);
         assert_eq!((dream.num_octaves, dream.octave_scale), (4, 1.4));
-        assert!((dream.step_size - 3.0 / 255.0).abs() < 1e-3);
+        assert_eq!(dream.step_size, 3.0 / 255.0);
         assert_eq!(engine.mode, DreamMode::Static);
         assert_eq!(
             (engine.kick_decay, engine.max_depth, engine.seed),
             (0.93, 20, 3)
         );
-    }
-
-    #[test]
-    fn every_layer_parameter_names_its_layer() {
-        use nice_plug::prelude::Enum;
-        for (idx, layer) in Layer::ALL.into_iter().enumerate() {
-            let param = DreamLayer::from_index(idx);
-            assert_eq!(layer_of(param).name(), DreamLayer::ids().unwrap()[idx]);
-            assert_eq!(layer_of(param), layer);
-        }
     }
 }

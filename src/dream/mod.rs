@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use blur::{gaussian_blur, gaussian_kernel, reflect_index};
-pub use engine::{layer_of, settings_from_params, DreamEngine, EngineSettings};
+pub use engine::{dream_settings, DreamEngine, EngineSettings};
 pub use modes::{warp_zoom_rotate, FlowSettings, FlowingDream, StaticDream};
 
 use crate::models::inception::{InceptionError, InceptionV1, Layer};
