@@ -639,6 +639,28 @@ mod tests {
     }
 
     #[test]
+    fn every_parameter_maps_into_the_settings() {
+        let defaults = VisualSettings::default();
+        for (id, _, _) in DeepVisualizerParams::default().param_map() {
+            let params = DeepVisualizerParams::default();
+            let map = params.param_map();
+            let (_, ptr, _) = map.iter().find(|(i, _, _)| *i == id).unwrap();
+            // SAFETY: `ptr` points into `params`, which outlives this block.
+            let changed = unsafe {
+                let other = if ptr.default_normalized_value() > 0.5 {
+                    0.0
+                } else {
+                    1.0
+                };
+                ptr._internal_set_normalized_value(other);
+                ptr.unmodulated_normalized_value() != ptr.default_normalized_value()
+            };
+            assert!(changed, "{id} did not move");
+            assert_ne!(params.visual_settings(), defaults, "{id} maps to nothing");
+        }
+    }
+
+    #[test]
     fn every_layer_value_names_its_layer() {
         for (idx, layer) in Layer::ALL.into_iter().enumerate() {
             let value = DreamLayer::from_index(idx);
