@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod bridge;
 pub mod director;
 pub mod dream;
+pub mod editor;
 pub mod engine;
 pub mod export;
 pub mod models;
@@ -29,6 +30,7 @@ use bridge::{
 };
 pub use params::DeepVisualizerParams;
 use params::FeatureInput;
+use render::service::{LiveHub, RenderService, ServiceConfig};
 
 /// A reading end that one consumer takes once, on the main thread; the audio thread never
 /// touches it.
@@ -48,8 +50,12 @@ pub struct DeepVisualizer {
     feature_rx: TakeOnce<FeatureConsumer>,
     /// Audio-thread end of the newest-frame triple buffer.
     latest_tx: LatestFeaturesInput,
-    /// The editor's end of the newest-frame triple buffer, until it takes it.
+    /// The editor's end of the newest-frame triple buffer (its meters).
     latest_rx: TakeOnce<LatestFeaturesOutput>,
+    /// What the render service and the editor share: the newest picture and the status.
+    hub: Arc<LiveHub>,
+    /// The render service, while the plugin is active.
+    service: Option<RenderService>,
     /// Debug builds only: allocate in `process()` on purpose, so a test can prove that the
     /// allocation checker (`assert_process_allocs`) is armed in the built plugin library.
     #[cfg(debug_assertions)]
@@ -67,6 +73,8 @@ impl Default for DeepVisualizer {
             feature_rx: Arc::new(Mutex::new(Some(feature_rx))),
             latest_tx,
             latest_rx: Arc::new(Mutex::new(Some(latest_rx))),
+            hub: LiveHub::new(),
+            service: None,
             #[cfg(debug_assertions)]
             debug_allocate_in_process: false,
         }
@@ -74,14 +82,52 @@ impl Default for DeepVisualizer {
 }
 
 impl DeepVisualizer {
-    /// Takes the reading end of the feature queue (every FeatureFrame, in order). Returns it
-    /// once; later calls get `None`. Call it on the main thread, e.g. when starting the render
+    /// Takes the reading end of the feature queue (every FeatureFrame, in order), stopping the
+    /// render service that reads it. Returns it once; later calls get `None`. Call it on the main
     /// thread.
-    pub fn take_feature_consumer(&self) -> Option<FeatureConsumer> {
+    pub fn take_feature_consumer(&mut self) -> Option<FeatureConsumer> {
+        self.stop_render_service();
         self.feature_rx
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+    }
+
+    /// What the render service and the editor share.
+    pub fn live_hub(&self) -> Arc<LiveHub> {
+        self.hub.clone()
+    }
+
+    /// Starts the render service on the feature queue, unless it runs (or the queue was taken).
+    fn start_render_service(&mut self) {
+        if self.service.is_some() {
+            return;
+        }
+        let Some(features) = self
+            .feature_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let (hub, params) = (self.hub.clone(), self.params.clone());
+        match RenderService::start(hub, params, features, ServiceConfig::default()) {
+            Ok(service) => self.service = Some(service),
+            // The thread could not start (the OS is out of threads): audio still flows, the
+            // editor shows no picture.
+            Err(err) => nice_log!("the render service could not start: {err}"),
+        }
+    }
+
+    /// Stops the render service and takes the feature queue back.
+    fn stop_render_service(&mut self) {
+        if let Some(features) = self.service.take().and_then(RenderService::stop) {
+            *self
+                .feature_rx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(features);
+        }
     }
 
     /// The slot holding the feature queue's reading end, for a component created before it
@@ -152,7 +198,7 @@ impl Plugin for DeepVisualizer {
 
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
-    type Editor = ();
+    type Editor = nice_plug_egui::EguiEditor<editor::EditorApp>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
@@ -162,6 +208,18 @@ impl Plugin for DeepVisualizer {
 
     fn filter_state(state: &mut PluginState) {
         params::migrate_plugin_state(state);
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create_editor(
+            self.params.clone(),
+            self.hub.clone(),
+            self.latest_rx.clone(),
+        )
+    }
+
+    fn deactivate(&mut self) {
+        self.stop_render_service();
     }
 
     fn activate(
@@ -184,6 +242,7 @@ impl Plugin for DeepVisualizer {
             .is_some_and(|a| a.sample_rate_hz() == sample_rate_hz)
         {
             // Hosts re-activate in bursts (e.g. while restoring state); `reset()` follows.
+            self.start_render_service();
             return true;
         }
         let analysis = &self.params.analysis;
@@ -198,6 +257,7 @@ impl Plugin for DeepVisualizer {
                 None
             }
         };
+        self.start_render_service();
         true
     }
 

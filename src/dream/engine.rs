@@ -91,6 +91,42 @@ impl DreamEngine {
         };
         Ok((frame, depth))
     }
+
+    /// Steps the kick envelope by one frame without drawing (a live frame that is skipped);
+    /// returns the depth.
+    pub fn advance(&mut self, kick: f32) -> u32 {
+        self.envelope.next_frame(kick)
+    }
+
+    /// The live frame at the envelope's current depth, never waiting for a dream in static mode:
+    /// the deepest depth dreamed so far stands in (and [`Self::prepare_static_depth`] dreams the
+    /// rest in the background). Flowing mode dreams the frame. Returns the frame and its depth.
+    pub fn draw_live(&mut self) -> Result<(RgbImage, u32), DreamError> {
+        let depth = self.envelope.depth();
+        match &mut self.state {
+            ModeState::Static(frames) => {
+                let (ready, frame) = frames.nearest_ready(depth as usize);
+                Ok((frame.clone(), ready as u32))
+            }
+            ModeState::Flowing(flow) => {
+                Ok((flow.next_frame(&self.dreamer, depth as usize)?, depth))
+            }
+        }
+    }
+
+    /// Static mode: dreams the shallowest depth not dreamed yet. Returns `(ready, of)` depths
+    /// after it, or `None` in flowing mode.
+    pub fn prepare_static_depth(&mut self) -> Result<Option<(usize, usize)>, DreamError> {
+        let ModeState::Static(frames) = &mut self.state else {
+            return Ok(None);
+        };
+        if let Some(depth) = frames.next_missing() {
+            frames.frame(&self.dreamer, depth)?;
+        }
+        let max = frames.max_depth();
+        let ready = frames.next_missing().map_or(max, |d| d.saturating_sub(1));
+        Ok(Some((ready, max)))
+    }
 }
 
 fn new_state(settings: &EngineSettings, base: &RgbImage, device: &Device) -> ModeState {

@@ -56,6 +56,21 @@ impl StaticDream {
         self.frames.get(depth).is_some_and(Option::is_some)
     }
 
+    /// The deepest ready depth at or below `depth` and its frame (depth 0, the base, is always
+    /// ready).
+    pub fn nearest_ready(&self, depth: usize) -> (usize, &RgbImage) {
+        let depth = depth.min(self.max_depth());
+        (0..=depth)
+            .rev()
+            .find_map(|d| self.frames[d].as_ref().map(|frame| (d, frame)))
+            .unwrap_or_else(|| (0, self.frames[0].as_ref().expect("depth 0 is the base")))
+    }
+
+    /// The shallowest depth not dreamed yet, if any.
+    pub fn next_missing(&self) -> Option<usize> {
+        self.frames.iter().position(Option::is_none)
+    }
+
     /// The frame for `depth` (clamped to `max_depth`), dreaming it first if needed.
     pub fn frame(&mut self, dreamer: &Dreamer, depth: usize) -> Result<&RgbImage, DreamError> {
         let depth = depth.min(self.max_depth());

@@ -14,7 +14,9 @@
 //! `[origin + start + k/fps, origin + start + (k+1)/fps)`, where `origin` is the transport time
 //! of the source's first sample: the video is in sync with the transport by construction.
 
+pub mod live;
 pub mod models;
+pub mod service;
 pub mod source;
 
 use std::path::{Path, PathBuf};

@@ -54,6 +54,8 @@ pub struct Downloaded {
 pub struct Downloader {
     /// The configured HTTP client.
     agent: ureq::Agent,
+    /// Set by another thread to stop a download (the editor's Cancel); `None` never stops.
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for Downloader {
@@ -84,7 +86,15 @@ impl Downloader {
             .build();
         Self {
             agent: config.into(),
+            cancel: None,
         }
+    }
+
+    /// The same client, stopping with [`WeightsError::Cancelled`] (and leaving nothing behind)
+    /// once `cancel` is set.
+    pub fn with_cancel(mut self, cancel: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// Downloads `file` into its model's folder in `weights_dir` (created if needed), trying its
@@ -179,6 +189,14 @@ impl Downloader {
         let mut buffer = vec![0u8; CHUNK_BYTES];
         let mut done_bytes = 0u64;
         loop {
+            // Acquire: pairs with the canceller's Release store.
+            if self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Acquire))
+            {
+                return Err(WeightsError::Cancelled);
+            }
             let num_read = match reader.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(num_read) => num_read,

@@ -231,7 +231,10 @@ pub fn ensure_model_installed_in(
             downloader,
             progress,
         )
-        .map_err(|err| not_installed(NotInstalledReason::DownloadFailed(Box::new(err))))?;
+        .map_err(|err| match err {
+            WeightsError::Cancelled => err,
+            other => not_installed(NotInstalledReason::DownloadFailed(Box::new(other))),
+        })?;
     }
     Ok(model_dir)
 }

@@ -46,6 +46,9 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// What can go wrong finding, checking or downloading weights.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
+    /// The user stopped the download; nothing was kept of the file on its way.
+    #[error("the download was cancelled")]
+    Cancelled,
     /// The manifest text is not valid; for the embedded one this is a bug in this build.
     #[error("the weights manifest is invalid: {reason}")]
     InvalidManifest {

@@ -1,0 +1,72 @@
+//! What the hosted-plugin tests share: a minimal CLAP host (clack-host) and the plugin library
+//! cargo built for this run.
+
+#![allow(dead_code)]
+
+use std::ffi::CStr;
+use std::path::PathBuf;
+
+use clack_host::prelude::*;
+
+/// The plugin's CLAP id.
+pub const PLUGIN_ID: &CStr = c"com.deep-visualizer.deep-visualizer";
+
+/// Host callbacks: this test host ignores the plugin's requests.
+pub struct TestHostShared;
+
+impl SharedHandler<'_> for TestHostShared {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+/// The host type: no main-thread or audio-thread callbacks are needed.
+pub struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = TestHostShared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+/// Names a plugin library to test instead of the one cargo built, e.g. the release bundle:
+/// `DEEP_VISUALIZER_TEST_PLUGIN="target/bundled/Deep Visualizer.clap" cargo test --test clap_host`.
+pub const TEST_PLUGIN_ENV: &str = "DEEP_VISUALIZER_TEST_PLUGIN";
+
+/// The plugin library cargo built for this test run. `cargo test` compiles the `cdylib` in the
+/// same rustc invocation as the `rlib` this test links, into the same `deps` folder as this
+/// binary, so the library under test is always the current code.
+pub fn plugin_library_path() -> PathBuf {
+    if let Some(path) = std::env::var_os(TEST_PLUGIN_ENV) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps_dir = exe
+        .parent()
+        .expect("test binary lives in target/<profile>/deps");
+    let name = format!(
+        "{}deep_visualizer{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = deps_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run this test through `cargo test`, which builds it",
+        path.display()
+    );
+    path
+}
+
+pub fn load_entry() -> PluginEntry {
+    let path = plugin_library_path();
+    // SAFETY: the library is our own plugin, built by cargo for this run; loading it runs only
+    // nice-plug's CLAP entry initialisation.
+    unsafe { PluginEntry::load(&path) }.expect("the plugin library loads as a CLAP entry")
+}
+
+pub fn new_instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
+    let host_info = HostInfo::new("deep-visualizer tests", "tests", "", "0.1").unwrap();
+    PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), entry, PLUGIN_ID, &host_info)
+        .expect("the plugin instantiates")
+}
