@@ -84,10 +84,11 @@ fn main() {
         .num_threads(threads)
         .build()
         .expect("pool");
-    let model = model.with_exec_options(ExecOptions {
+    let options = ExecOptions {
         parallel_samples: 1,
         ..model.exec_options()
-    });
+    };
+    let model = model.with_exec_options(options);
     let z = truncated_noise_sample(1, 128, 1.0, 5);
     let mut y = vec![0.0f32; 1000];
     y[207] = 1.0;

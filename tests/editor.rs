@@ -137,33 +137,32 @@ fn picture_area(shot: &image::RgbImage) -> Vec<u8> {
 
 /// Opens the instance's editor in `win`.
 fn open_editor(instance: &mut PluginInstance<TestHost>, win: u32) -> PluginGui {
-    let mut handle = instance.plugin_handle();
+    let handle = instance.plugin_handle();
     let gui: PluginGui = handle.get_extension().expect("the plugin has a GUI");
     let config = GuiConfiguration {
         api_type: GuiApiType::X11,
         is_floating: false,
     };
-    assert!(gui.is_api_supported(&mut handle, config));
-    gui.create(&mut handle, config)
-        .expect("the editor is created");
+    assert!(gui.is_api_supported(&handle, config));
+    gui.create(&handle, config).expect("the editor is created");
     let _ = gui.set_size(
-        &mut handle,
+        &handle,
         clack_extensions::gui::GuiSize {
             width: u32::from(WIDTH),
             height: u32::from(HEIGHT),
         },
     );
     // SAFETY: `win` lives until the end of the test, after the editor is destroyed.
-    unsafe { gui.set_parent(&mut handle, Window::from_x11_handle(win.into())) }
+    unsafe { gui.set_parent(&handle, Window::from_x11_handle(win.into())) }
         .expect("the editor embeds into the host window");
-    gui.show(&mut handle).expect("the editor shows");
+    gui.show(&handle).expect("the editor shows");
     gui
 }
 
 fn close_editor(instance: &mut PluginInstance<TestHost>, gui: &PluginGui) {
-    let mut handle = instance.plugin_handle();
-    let _ = gui.hide(&mut handle);
-    gui.destroy(&mut handle);
+    let handle = instance.plugin_handle();
+    let _ = gui.hide(&handle);
+    gui.destroy(&handle);
 }
 
 /// A tone that grows from silence into a loud chord with a kick, over `seconds`.

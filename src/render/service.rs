@@ -393,8 +393,8 @@ enum Engine {
     BigGan {
         /// The shared generator.
         model: Arc<BigGan>,
-        /// The dynamics.
-        director: BigGanDirector,
+        /// The dynamics (boxed: the Director's state dwarfs the dream's handle).
+        director: Box<BigGanDirector>,
         /// The settings the Director was built with.
         director_settings: BigGanSettings,
         /// The newest latents, drawn when a frame is due.
@@ -578,7 +578,7 @@ impl Service {
                     .map_err(|e| ModelState::Failed(e.to_string()))?;
                 Ok(Engine::BigGan {
                     model,
-                    director,
+                    director: Box::new(director),
                     director_settings,
                     latents: None,
                 })
@@ -723,7 +723,7 @@ impl Service {
                         None => BigGanDirector::new(&fresh, HarmonyMode::Live),
                     };
                     if let Ok(rebuilt) = rebuilt {
-                        *director = rebuilt;
+                        **director = rebuilt;
                         *director_settings = fresh;
                     }
                 }
