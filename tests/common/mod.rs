@@ -6,6 +6,7 @@
 use std::ffi::CStr;
 use std::path::PathBuf;
 
+use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_host::prelude::*;
 
 /// The plugin's CLAP id.
@@ -27,6 +28,27 @@ impl HostHandlers for TestHost {
     type Shared<'a> = TestHostShared;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
+
+    // DAWs offer the GUI extension; nice-plug's CLAP wrapper unwraps it when an editor opens.
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>();
+    }
+}
+
+/// The host window follows the editor's requests without a word: this host has nothing to
+/// resize or show on its own.
+impl HostGuiImpl for TestHostShared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _new_size: GuiSize) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
 }
 
 /// Names a plugin library to test instead of the one cargo built, e.g. the release bundle:
