@@ -17,7 +17,7 @@ use x11rb::protocol::xproto::{self, ConnectionExt};
 use x11rb::rust_connection::RustConnection;
 
 mod common;
-use common::{load_entry, new_instance, TestHost};
+use common::{load_entry, new_instance, tiny_weights, TestHost};
 
 /// The host window's size, the editor's default size.
 const WIDTH: u16 = 960;
@@ -260,18 +260,6 @@ fn play(instance: &mut PluginInstance<TestHost>, audio: &[f32], mut during: impl
             .expect("the audio thread does not panic")
     });
     instance.deactivate(processor);
-}
-
-/// A weights folder holding the tiny fixture model as `biggan-deep-128`.
-fn tiny_weights() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("biggan-deep-128");
-    std::fs::create_dir_all(&model).unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/biggan/tiny128");
-    for name in ["config.json", "pytorch_model.bin"] {
-        std::fs::copy(fixture.join(name), model.join(name)).unwrap();
-    }
-    dir
 }
 
 fn rss_kib() -> u64 {

@@ -8,7 +8,7 @@
 //! missing the status says so and what to run; two services on the same model share one loaded
 //! copy, freed when both stop.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,19 +20,10 @@ use deep_visualizer::render::service::{
     num_cached_models, LiveHub, ModelState, RenderService, ServiceConfig,
 };
 
-const RATE_HZ: f32 = 48_000.0;
+mod common;
+use common::tiny_weights;
 
-/// A weights folder holding the tiny fixture model as `biggan-deep-128`.
-fn tiny_weights() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("biggan-deep-128");
-    std::fs::create_dir_all(&model).unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/biggan/tiny128");
-    for name in ["config.json", "pytorch_model.bin"] {
-        std::fs::copy(fixture.join(name), model.join(name)).unwrap();
-    }
-    dir
-}
+const RATE_HZ: f32 = 48_000.0;
 
 fn config(weights_dir: PathBuf) -> ServiceConfig {
     ServiceConfig {

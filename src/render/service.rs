@@ -348,13 +348,20 @@ enum SharedWeak {
     GoogLeNet(Weak<InceptionV1>),
 }
 
+impl SharedWeak {
+    /// Whether an instance still uses the model.
+    fn is_alive(&self) -> bool {
+        match self {
+            SharedWeak::BigGan(w) => w.strong_count() > 0,
+            SharedWeak::GoogLeNet(w) => w.strong_count() > 0,
+        }
+    }
+}
+
 /// `load` unless the cache has the model already.
 fn cached(key: CacheKey, load: impl FnOnce() -> Result<Shared, String>) -> Result<Shared, String> {
     let mut cache = cache().lock().unwrap_or_else(PoisonError::into_inner);
-    cache.retain(|_, weak| match weak {
-        SharedWeak::BigGan(w) => w.strong_count() > 0,
-        SharedWeak::GoogLeNet(w) => w.strong_count() > 0,
-    });
+    cache.retain(|_, weak| weak.is_alive());
     let hit = cache.get(&key).and_then(|weak| match weak {
         SharedWeak::BigGan(w) => w.upgrade().map(Shared::BigGan),
         SharedWeak::GoogLeNet(w) => w.upgrade().map(Shared::GoogLeNet),
@@ -380,10 +387,7 @@ pub fn num_cached_models(folder: &std::path::Path) -> usize {
         .iter()
         .filter(|(key, _)| key.path.starts_with(folder))
         .map(|(_, weak)| weak)
-        .filter(|weak| match weak {
-            SharedWeak::BigGan(w) => w.strong_count() > 0,
-            SharedWeak::GoogLeNet(w) => w.strong_count() > 0,
-        })
+        .filter(|weak| weak.is_alive())
         .count()
 }
 

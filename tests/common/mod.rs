@@ -92,3 +92,16 @@ pub fn new_instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
     PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), entry, PLUGIN_ID, &host_info)
         .expect("the plugin instantiates")
 }
+
+/// A weights folder holding the tiny fixture model of the model tests as `biggan-deep-128`.
+pub fn tiny_weights() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("biggan-deep-128");
+    std::fs::create_dir_all(&model).unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/biggan/tiny128");
+    for name in ["config.json", "pytorch_model.bin"] {
+        std::fs::copy(fixture.join(name), model.join(name)).unwrap();
+    }
+    dir
+}
