@@ -18,6 +18,7 @@ pub mod engine;
 pub mod export;
 pub mod models;
 pub mod params;
+pub mod record;
 pub mod render;
 pub mod settings;
 pub mod take;
@@ -30,6 +31,10 @@ use bridge::{
 };
 pub use params::DeepVisualizerParams;
 use params::FeatureInput;
+use record::recorder::{RecorderContext, TakeRecorder};
+use record::renderer::{RendererConfig, TakeRenderer};
+use record::status::TakesHub;
+use record::tap::{record_ring, RecordTap, RING_SECONDS};
 use render::service::{LiveHub, RenderService, ServiceConfig};
 
 /// A reading end that one consumer takes once, on the main thread; the audio thread never
@@ -56,6 +61,15 @@ pub struct DeepVisualizer {
     hub: Arc<LiveHub>,
     /// The render service, while the plugin is active.
     service: Option<RenderService>,
+    /// Recorded takes and their renders, shared with the editor.
+    takes: Arc<TakesHub>,
+    /// Audio-thread end of take recording, while the plugin is active.
+    tap: Option<RecordTap>,
+    /// The thread writing takes to disk, while the plugin is active.
+    recorder: Option<TakeRecorder>,
+    /// The thread rendering closed takes to video; lives as long as the instance, so a
+    /// re-activation does not cut a render off.
+    take_renderer: Option<TakeRenderer>,
     /// Debug builds only: allocate in `process()` on purpose, so a test can prove that the
     /// allocation checker (`assert_process_allocs`) is armed in the built plugin library.
     #[cfg(debug_assertions)]
@@ -75,6 +89,10 @@ impl Default for DeepVisualizer {
             latest_rx: Arc::new(Mutex::new(Some(latest_rx))),
             hub: LiveHub::new(),
             service: None,
+            takes: TakesHub::new(),
+            tap: None,
+            recorder: None,
+            take_renderer: None,
             #[cfg(debug_assertions)]
             debug_allocate_in_process: false,
         }
@@ -128,6 +146,66 @@ impl DeepVisualizer {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some(features);
         }
+    }
+
+    /// Recorded takes and their renders.
+    pub fn takes_hub(&self) -> Arc<TakesHub> {
+        self.takes.clone()
+    }
+
+    /// Starts take recording for `num_channels` channels at `sample_rate_hz`: the ring the audio
+    /// thread copies into and the thread that writes it to disk; and, once per instance, the
+    /// take renderer (which first renders takes left unrendered in the output folder).
+    fn start_recording(&mut self, num_channels: usize, sample_rate_hz: f32) {
+        self.stop_recording();
+        let sample_rate_hz = sample_rate_hz.round() as u32;
+        let capacity_frames = (sample_rate_hz * RING_SECONDS) as usize;
+        let (tap, reader) = record_ring(num_channels, capacity_frames);
+        let context = RecorderContext {
+            sample_rate_hz,
+            params: self.params.clone(),
+            takes: self.takes.clone(),
+        };
+        match TakeRecorder::start(reader, context) {
+            Ok(recorder) => {
+                self.tap = Some(tap);
+                self.recorder = Some(recorder);
+            }
+            Err(err) => self
+                .takes
+                .set_error(format!("recording is unavailable: {err}")),
+        }
+        if self.take_renderer.is_none() {
+            let service = ServiceConfig::default();
+            let saved = self
+                .params
+                .session
+                .read()
+                .ok()
+                .and_then(|s| s.output_dir.clone());
+            let config = RendererConfig {
+                num_threads: service.num_threads,
+                device: service.device,
+                scan_dir: Some(record::output_dir(saved.as_deref())),
+            };
+            match TakeRenderer::start(self.takes.clone(), config) {
+                Ok(renderer) => self.take_renderer = Some(renderer),
+                Err(err) => self
+                    .takes
+                    .set_error(format!("takes cannot be rendered: {err}")),
+            }
+        }
+    }
+
+    /// Closes the open take and stops its writer (after it wrote everything).
+    fn stop_recording(&mut self) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.end_take();
+        }
+        if let Some(recorder) = self.recorder.take() {
+            recorder.stop();
+        }
+        self.tap = None;
     }
 
     /// The slot holding the feature queue's reading end, for a component created before it
@@ -214,17 +292,19 @@ impl Plugin for DeepVisualizer {
         editor::create_editor(
             self.params.clone(),
             self.hub.clone(),
+            self.takes.clone(),
             self.latest_rx.clone(),
         )
     }
 
     fn deactivate(&mut self) {
+        self.stop_recording();
         self.stop_render_service();
     }
 
     fn activate(
         &mut self,
-        _audio_io_layout: &AudioIOLayout,
+        audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
@@ -236,6 +316,10 @@ impl Plugin for DeepVisualizer {
         // The Analyzer works through any block in fixed internal chunks, so only the sample rate
         // sizes it; the maximum block size needs no buffer of its own.
         let sample_rate_hz = buffer_config.sample_rate;
+        let num_channels = audio_io_layout
+            .main_input_channels
+            .map_or(0, |n| n.get() as usize);
+        self.start_recording(num_channels, sample_rate_hz);
         if self
             .analyzer
             .as_ref()
@@ -279,6 +363,16 @@ impl Plugin for DeepVisualizer {
         }
         // The wrappers hand us the output buffers already holding the input, so only reading
         // them is the bit-exact pass-through.
+        let host = context.transport();
+        let position_samples = host.pos_samples();
+        if let Some(tap) = self.tap.as_mut() {
+            tap.process(
+                self.params.record.value(),
+                host.playing,
+                position_samples,
+                buffer.as_slice_immutable(),
+            );
+        }
         let Some(analyzer) = self.analyzer.as_mut() else {
             return ProcessStatus::Normal;
         };
@@ -288,9 +382,8 @@ impl Plugin for DeepVisualizer {
             source_of(analysis.kick_input.value()),
             source_of(analysis.tonal_input.value()),
         );
-        let host = context.transport();
         let transport = TransportInfo {
-            position_samples: host.pos_samples(),
+            position_samples,
             tempo_bpm: host.tempo,
             playing: host.playing,
         };

@@ -309,6 +309,10 @@ pub struct DeepVisualizerParams {
     /// Video frame rate. Not automatable: a take's frames are indexed by it.
     #[id = "fps"]
     pub fps: EnumParam<VideoFps>,
+    /// Keep what the DAW plays (or bounces) as a take and render it to video when the transport
+    /// stops. Automatable, so a producer can arm it for the chorus only.
+    #[id = "record"]
+    pub record: BoolParam,
 
     /// BigGAN settings, as in the seed's flags.
     #[nested(group = "BigGAN")]
@@ -414,6 +418,7 @@ impl Default for DeepVisualizerParams {
             engine: EnumParam::new("Engine", Engine::BigGan).non_automatable(),
             resolution: EnumParam::new("Resolution", Resolution::Px128).non_automatable(),
             fps: EnumParam::new("Frame Rate", VideoFps::EngineDefault).non_automatable(),
+            record: BoolParam::new("Record", false),
             biggan: BigGanParams::default(),
             dream: DreamParams::default(),
             analysis: AnalysisParams::default(),
@@ -638,10 +643,16 @@ mod tests {
         );
     }
 
+    /// Parameters that are not visual settings: `record` arms take recording.
+    const NOT_VISUAL: [&str; 1] = ["record"];
+
     #[test]
     fn every_parameter_maps_into_the_settings() {
         let defaults = VisualSettings::default();
         for (id, _, _) in DeepVisualizerParams::default().param_map() {
+            if NOT_VISUAL.contains(&id.as_str()) {
+                continue;
+            }
             let params = DeepVisualizerParams::default();
             let map = params.param_map();
             let (_, ptr, _) = map.iter().find(|(i, _, _)| *i == id).unwrap();

@@ -52,6 +52,9 @@ const BLOCK_HEADER_BYTES: usize = 24;
 /// Largest block a reader accepts, in sample frames: a corrupt length cannot make it allocate
 /// more than this.
 const MAX_BLOCK_FRAMES: u32 = 1 << 20;
+/// A take folder still named `.take.partial` is adopted only when its audio is this old and not
+/// locked: a writer that is alive syncs far more often.
+pub const ADOPT_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 /// Most channels a take may have.
 pub const MAX_CHANNELS: u16 = 64;
 
@@ -207,14 +210,19 @@ fn checksum(bytes: &[u8]) -> u32 {
 
 /// Writes `manifest` to `dir/manifest.json` through a temporary file, synced, then renamed.
 fn write_manifest(dir: &Path, manifest: &TakeManifest) -> Result<(), TakeError> {
-    let path = dir.join(MANIFEST_FILE);
-    let temp = dir.join(".manifest.json.tmp");
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| TakeError::BadManifest {
         path: dir.to_owned(),
         reason: e.to_string(),
     })?;
+    write_synced(dir, MANIFEST_FILE, &json)
+}
+
+/// Writes `bytes` to `dir/name` through a temporary file in `dir`, synced, then renamed.
+fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), TakeError> {
+    let path = dir.join(name);
+    let temp = dir.join(format!(".{name}.tmp"));
     let mut file = File::create(&temp).map_err(|e| TakeError::io("write", &temp, e))?;
-    file.write_all(&json)
+    file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| TakeError::io("write", &temp, e))?;
     std::fs::rename(&temp, &path).map_err(|e| TakeError::io("write", &path, e))
@@ -273,6 +281,9 @@ impl TakeWriter {
         let audio_path = partial_dir.join(AUDIO_FILE);
         let audio =
             File::create(&audio_path).map_err(|e| TakeError::io("create", &audio_path, e))?;
+        // Held until the writer drops: tells a later scan (`adopt_partial`) that the take is
+        // still being written. Advisory; a file system without locks just loses that check.
+        let _ = audio.try_lock();
         Ok(Self {
             partial_dir,
             parent: parent.to_owned(),
@@ -353,27 +364,124 @@ impl TakeWriter {
     pub fn finish(mut self) -> Result<PathBuf, TakeError> {
         self.manifest.complete = true;
         self.sync()?;
-        let mut idx = 1u32;
-        loop {
-            let candidate = if idx == 1 {
-                self.name.clone()
-            } else {
-                format!("{}-{idx}", self.name)
-            };
-            let finished = self.parent.join(format!("{candidate}.{TAKE_EXTENSION}"));
-            if !finished.exists() {
-                match std::fs::rename(&self.partial_dir, &finished) {
-                    Ok(()) => return Ok(finished),
-                    // Another writer took the name in between (a non-empty folder is never
-                    // replaced): try the next one.
-                    Err(_) if finished.exists() => {}
-                    Err(e) => {
-                        return Err(TakeError::io("rename the finished take to", &finished, e))
-                    }
-                }
+        // Renaming an open file's folder is fine; the lock goes with the file when it drops.
+        rename_into_place(&self.partial_dir, &self.parent, &self.name)
+    }
+}
+
+/// Renames the take folder `partial_dir` to `parent/NAME.take` (`NAME-2.take`, … when taken);
+/// returns the new folder.
+fn rename_into_place(partial_dir: &Path, parent: &Path, name: &str) -> Result<PathBuf, TakeError> {
+    let mut idx = 1u32;
+    loop {
+        let candidate = if idx == 1 {
+            name.to_owned()
+        } else {
+            format!("{name}-{idx}")
+        };
+        let finished = parent.join(format!("{candidate}.{TAKE_EXTENSION}"));
+        if !finished.exists() {
+            match std::fs::rename(partial_dir, &finished) {
+                Ok(()) => return Ok(finished),
+                // Another writer took the name in between (a non-empty folder is never
+                // replaced): try the next one.
+                Err(_) if finished.exists() => {}
+                Err(e) => return Err(TakeError::io("rename the finished take to", &finished, e)),
             }
-            idx += 1;
         }
+        idx += 1;
+    }
+}
+
+/// The take's name: its folder name without `.take` or `.take.partial` (`take` when empty).
+pub fn take_name(dir: &Path) -> String {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(PARTIAL_SUFFIX)
+        .or_else(|| name.strip_suffix(".take"))
+        .unwrap_or(&name);
+    if stem.is_empty() {
+        "take".to_owned()
+    } else {
+        stem.to_owned()
+    }
+}
+
+/// Where a take's video goes by default: `NAME.mp4` beside the take folder.
+pub fn video_path(dir: &Path) -> PathBuf {
+    dir.with_file_name(format!("{}.mp4", take_name(dir)))
+}
+
+/// A take cut off while recording (`NAME.take.partial` left by a crash or a full disk) becomes
+/// `NAME.take`, still marked incomplete, with its manifest counting what is readable. Returns
+/// `None` when another writer (this process or another) still has it open or wrote it in the
+/// last [`ADOPT_AFTER`], or when no audio of it reached the disk.
+pub fn adopt_partial(dir: &Path) -> Result<Option<PathBuf>, TakeError> {
+    let audio_path = dir.join(AUDIO_FILE);
+    let audio = match File::open(&audio_path) {
+        Ok(file) => file,
+        // Being created this instant, or cut off before any audio: nothing to adopt.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(TakeError::io("read", &audio_path, e)),
+    };
+    // The writer holds an exclusive lock on its audio file until it finishes (the OS drops it
+    // when the writer's process dies), and writes at least every few seconds while it records.
+    let recently_written = audio
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age < ADOPT_AFTER);
+    if recently_written || audio.try_lock().is_err() {
+        return Ok(None);
+    }
+    let take = Take::open(dir)?;
+    if take.blocks.is_empty() {
+        return Ok(None);
+    }
+    let mut manifest = take.manifest.clone();
+    manifest.num_frames = take.num_frames();
+    manifest.complete = false;
+    write_manifest(dir, &manifest)?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let finished = rename_into_place(dir, parent, &take_name(dir))?;
+    drop(audio);
+    Ok(Some(finished))
+}
+
+/// The file in a take folder that says it was rendered (or that its render was cancelled), so
+/// the plugin does not render it again when it next loads.
+pub const RENDER_RECORD_FILE: &str = "render.json";
+
+/// `render.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderRecord {
+    /// The video written, or `None` when the user cancelled the render.
+    pub video: Option<PathBuf>,
+    /// Its size in pixels (longer side).
+    pub resolution_px: u32,
+    /// Frames in it.
+    pub num_frames: u64,
+    /// The Deep Visualizer version that rendered it.
+    pub program_version: String,
+}
+
+impl RenderRecord {
+    /// Writes `dir/render.json` through a temporary file, synced, then renamed.
+    pub fn write(&self, dir: &Path) -> Result<(), TakeError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| TakeError::BadManifest {
+            path: dir.to_owned(),
+            reason: e.to_string(),
+        })?;
+        write_synced(dir, RENDER_RECORD_FILE, &json)
+    }
+
+    /// Whether the take in `dir` was rendered (or its render cancelled).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(RENDER_RECORD_FILE).is_file()
     }
 }
 
@@ -692,6 +800,39 @@ mod tests {
         bytes[last] ^= 0x55;
         std::fs::write(&audio, &bytes).unwrap();
         assert_eq!(Take::open(&partial).unwrap().num_frames(), 100);
+    }
+
+    #[test]
+    fn a_partial_take_is_adopted_only_when_no_writer_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = TakeWriter::create(dir.path(), "cut", manifest(1)).unwrap();
+        w.write_block(480, &[0.5; 300]).unwrap();
+        w.sync().unwrap();
+        let partial = w.partial_dir().to_owned();
+        let age = |path: &Path| {
+            let old = std::time::SystemTime::now() - ADOPT_AFTER * 2;
+            File::options()
+                .write(true)
+                .open(path.join(AUDIO_FILE))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        };
+        // Recently written: a live writer.
+        assert_eq!(adopt_partial(&partial).unwrap(), None);
+        // Old but still locked by a writer of this process.
+        age(&partial);
+        assert_eq!(adopt_partial(&partial).unwrap(), None);
+        // The writer is gone without finishing (a crash): adopted, still marked incomplete.
+        drop(w);
+        age(&partial);
+        let adopted = adopt_partial(&partial).unwrap().expect("adopted");
+        assert!(adopted.ends_with("cut.take"), "{}", adopted.display());
+        assert!(!partial.exists());
+        let take = Take::open(&adopted).unwrap();
+        assert!(!take.manifest.complete);
+        assert_eq!(take.manifest.num_frames, 300);
+        assert_eq!(take.segments()[0].start_samples, 480);
     }
 
     #[test]

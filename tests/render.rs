@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::probe;
+
 /// The tiny BigGAN-deep-128-layout model written by `tests/make_biggan_fixtures.py`.
 const FIXTURE_WEIGHTS: &str = "tests/fixtures/biggan/tiny128";
 
@@ -99,19 +102,6 @@ fn run_ok(mut cmd: Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// ffprobe's value of `entry` for the first stream of type `stream` (`v` or `a`).
-fn probe(path: &Path, stream: &str, entry: &str) -> String {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", &format!("{stream}:0")])
-        .args(["-count_frames", "-show_entries", &format!("stream={entry}")])
-        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    assert!(out.status.success(), "ffprobe failed on {}", path.display());
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// SHA-256 of every decoded frame of the video, as raw RGB.

@@ -372,18 +372,10 @@ pub fn job(args: &Args) -> anyhow::Result<RenderJob> {
         ),
         (None, Some(take)) => {
             let manifest = TakeManifest::read(take)?;
-            let name = take
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let stem = name
-                .trim_end_matches(deep_visualizer::take::PARTIAL_SUFFIX)
-                .trim_end_matches(".take");
-            let stem = if stem.is_empty() { "take" } else { stem };
             (
                 RenderSource::Take(take.clone()),
                 manifest.settings,
-                take.with_file_name(format!("{stem}.mp4")),
+                deep_visualizer::take::video_path(take),
             )
         }
         (None, None) => return Err(flag_error("give --song FILE or --take DIR")),
@@ -419,6 +411,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cancel = AtomicBool::new(false);
     let summary = render(&job, &mut |event| ui.show(event), &cancel).map_err(to_cli_error)?;
     ui.finish();
+    if let Some(take) = &args.take {
+        if summary.video == deep_visualizer::take::video_path(take) && take.is_dir() {
+            // The take's own video: the plugin will not render it again when it next loads.
+            let record = deep_visualizer::take::RenderRecord {
+                video: Some(summary.video.clone()),
+                resolution_px: summary.size_px.0.max(summary.size_px.1),
+                num_frames: summary.num_frames,
+                program_version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            if let Err(err) = record.write(take) {
+                eprintln!("warning: {err}");
+            }
+        }
+    }
     if !args.quiet {
         eprintln!(
             "wrote {} ({} frames, {:.2} s at {:.3} fps, {}×{}, from transport {:.3} s) in {:.1} s",

@@ -137,15 +137,3 @@ pub fn controls_ui(
     })
     .response
 }
-
-/// The takes panel: where recorded takes will be listed.
-pub fn takes_ui(ui: &mut egui::Ui, _params: &DeepVisualizerParams) -> egui::Response {
-    egui::CollapsingHeader::new("Takes")
-        .show(ui, |ui| {
-            ui.label(
-                "Recording takes from the DAW comes next; until then render a song with \
-                 `deep-visualizer render --song`.",
-            );
-        })
-        .header_response
-}

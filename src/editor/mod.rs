@@ -7,13 +7,15 @@
 //! missing; the achieved frame rate and latency; and the controls. Parameter edits go through the
 //! host's begin/set/end, so automation records them.
 //!
-//! One module per part: [`picture`], [`meters`], [`status`], [`controls`], [`classes`].
+//! One module per part: [`picture`], [`meters`], [`status`], [`controls`], [`classes`],
+//! [`takes`] (the record button and the takes panel).
 
 mod classes;
 mod controls;
 mod meters;
 mod picture;
 mod status;
+mod takes;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -27,6 +29,7 @@ use nice_plug_egui::{
 
 use crate::bridge::{FeatureFrame, LatestFeaturesOutput};
 use crate::params::DeepVisualizerParams;
+use crate::record::status::TakesHub;
 use crate::render::service::LiveHub;
 
 /// The editor's size when a project has none saved, in logical pixels.
@@ -40,6 +43,10 @@ pub struct EditorApp {
     params: Arc<DeepVisualizerParams>,
     /// The render service's newest frame and status.
     hub: Arc<LiveHub>,
+    /// Recorded takes and their renders.
+    takes: Arc<TakesHub>,
+    /// The size "Render again" renders at.
+    render_size_px: u32,
     /// The newest feature frame, for the meters; `None` until the plugin hands it over.
     meters: Arc<Mutex<Option<LatestFeaturesOutput>>>,
     /// The window's size, kept in sync by nice-plug-egui.
@@ -60,6 +67,7 @@ pub struct EditorApp {
 pub fn create_editor(
     params: Arc<DeepVisualizerParams>,
     hub: Arc<LiveHub>,
+    takes: Arc<TakesHub>,
     meters: Arc<Mutex<Option<LatestFeaturesOutput>>>,
 ) -> Option<EguiEditor<EditorApp>> {
     let (width, height) = params
@@ -74,6 +82,8 @@ pub fn create_editor(
     let app = EditorApp {
         params,
         hub,
+        takes,
+        render_size_px: 512,
         meters,
         state: state.clone(),
         gui: None,
@@ -120,6 +130,7 @@ impl NiceEguiApp for EditorApp {
         }
         self.remember_size();
         let status = self.hub.status();
+        let entries = self.takes.takes();
         egui::Panel::right("controls")
             .resizable(false)
             .exact_size(340.0)
@@ -127,11 +138,13 @@ impl NiceEguiApp for EditorApp {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     status::status_ui(ui, &status, &self.hub);
                     ui.separator();
+                    takes::record_ui(ui, &self.params, &setter, &self.takes, &entries);
+                    ui.separator();
                     controls::controls_ui(ui, &self.params, &setter, &mut self.fields);
                     ui.separator();
                     self.classes.classes_ui(ui, &self.params);
                     ui.separator();
-                    controls::takes_ui(ui, &self.params);
+                    takes::takes_ui(ui, &self.takes, &entries, &mut self.render_size_px);
                 });
             });
         egui::Panel::bottom("meters")

@@ -249,7 +249,7 @@ impl Drop for RenderService {
 }
 
 /// Lowers the calling thread's OS priority, so model work yields to the DAW's threads.
-fn lower_thread_priority() {
+pub(crate) fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's id; no memory is passed.
     unsafe {
@@ -308,7 +308,7 @@ fn run(
     features
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -880,7 +880,7 @@ impl Service {
 /// The installed file of `role` of `model_id` in the weights folder `weights_dir` (the default
 /// one when `None`), or the state saying it is missing. Only its presence is checked: a file
 /// that does not load shows as damaged when it is loaded.
-fn installed(
+pub(crate) fn installed(
     model_id: &str,
     role: FileRole,
     weights_dir: Option<&std::path::Path>,

@@ -4,10 +4,13 @@
 #![allow(dead_code)]
 
 use std::ffi::CStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_host::prelude::*;
+
+pub mod clicks;
 
 /// The plugin's CLAP id.
 pub const PLUGIN_ID: &CStr = c"com.deep-visualizer.deep-visualizer";
@@ -104,4 +107,17 @@ pub fn tiny_weights() -> tempfile::TempDir {
         std::fs::copy(fixture.join(name), model.join(name)).unwrap();
     }
     dir
+}
+
+/// ffprobe's value of `entry` for the first stream of type `stream` (`v` or `a`).
+pub fn probe(path: &Path, stream: &str, entry: &str) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", &format!("{stream}:0")])
+        .args(["-count_frames", "-show_entries", &format!("stream={entry}")])
+        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
