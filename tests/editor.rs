@@ -11,13 +11,14 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui, Window};
+use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{self, ConnectionExt};
 use x11rb::rust_connection::RustConnection;
 
 mod common;
-use common::{load_entry, new_instance, tiny_weights, TestHost};
+use common::{load_entry, new_instance, param_id, tiny_weights, transport_at, TestHost};
 
 /// The host window's size, the editor's default size.
 const WIDTH: u16 = 960;
@@ -194,8 +195,16 @@ fn song(seconds: f64) -> Vec<f32> {
 
 /// Plays `audio` (mono, duplicated to stereo) through the activated instance at real-time
 /// pace on an audio thread, calling `during(seconds_played)` on this thread every 100 ms.
-fn play(instance: &mut PluginInstance<TestHost>, audio: &[f32], mut during: impl FnMut(f64)) {
+/// With `record`, the transport plays from 0 and the Record parameter is on, so the plugin
+/// keeps the audio as a take.
+fn play(
+    instance: &mut PluginInstance<TestHost>,
+    audio: &[f32],
+    record: bool,
+    mut during: impl FnMut(f64),
+) {
     const BLOCK: usize = 512;
+    let record_id = param_id(instance, "Record");
     let config = PluginAudioConfiguration {
         sample_rate: RATE_HZ,
         min_frames_count: 1,
@@ -227,15 +236,19 @@ fn play(instance: &mut PluginInstance<TestHost>, audio: &[f32], mut during: impl
                         main_out.iter_mut().map(|b| &mut b[..]),
                     ),
                 }]);
-                let no_events: Vec<clack_host::events::event_types::ParamValueEvent> = Vec::new();
+                let record_on: Vec<ParamValueEvent> = (record && block_idx == 0)
+                    .then(|| ParamValueEvent::new(0, record_id, Pckn::match_all(), 1.0))
+                    .into_iter()
+                    .collect();
+                let transport = transport_at((block_idx * BLOCK) as i64, RATE_HZ, record);
                 processor
                     .process(
                         &input,
                         &mut output,
-                        &InputEvents::from_buffer(&no_events),
+                        &InputEvents::from_buffer(&record_on),
                         &mut OutputEvents::from_buffer(&mut events),
                         None,
-                        None,
+                        Some(&transport),
                     )
                     .expect("process() succeeds");
                 assert_eq!(
@@ -278,6 +291,8 @@ fn the_editor_shows_live_pictures_and_survives_reopening() {
     let weights = tiny_weights();
     std::env::set_var("DEEP_VISUALIZER_WEIGHTS", weights.path());
     std::env::set_var("DEEP_VISUALIZER_DEVICE", "cpu");
+    let takes = tempfile::tempdir().unwrap();
+    std::env::set_var("DEEP_VISUALIZER_OUTPUT_DIR", takes.path());
     let (conn, screen_num) = x11rb::connect(Some(&display.name)).expect("X connection");
     let dir = screenshot_dir();
     let entry = load_entry();
@@ -288,7 +303,7 @@ fn the_editor_shows_live_pictures_and_survives_reopening() {
     let gui = open_editor(&mut instance, win);
     let mut shots: Vec<(f64, image::RgbImage)> = Vec::new();
     let audio = song(8.0);
-    play(&mut instance, &audio, |played_s| {
+    play(&mut instance, &audio, true, |played_s| {
         for at in [3.5, 7.5] {
             if played_s >= at && shots.iter().all(|(t, _)| *t != at) {
                 shots.push((at, screenshot(&conn, win)));
@@ -319,6 +334,21 @@ fn the_editor_shows_live_pictures_and_survives_reopening() {
         quiet.len(),
         dir.display()
     );
+    // The transport stopped: the take closes and renders; the panel lists it.
+    let started = Instant::now();
+    while !takes.path().read_dir().unwrap().flatten().any(|e| {
+        e.path()
+            .join(deep_visualizer::take::RENDER_RECORD_FILE)
+            .is_file()
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the take did not render"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    screenshot(&conn, win).save(dir.join("takes.png")).unwrap();
     close_editor(&mut instance, &gui);
 
     // Opening and closing the editor 50 times neither crashes nor leaks.
@@ -343,7 +373,7 @@ fn the_editor_shows_live_pictures_and_survives_reopening() {
     let mut instance_b = new_instance(&entry);
     let gui_a = open_editor(&mut instance, win);
     let gui_b = open_editor(&mut instance_b, win_b);
-    play(&mut instance_b, &song(2.0), |_| {});
+    play(&mut instance_b, &song(2.0), false, |_| {});
     let missing = screenshot(&conn, win_b);
     missing.save(dir.join("missing_weights.png")).unwrap();
     // The empty picture area (a line of text in it) instead of a frame filling it.

@@ -17,18 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
-use clack_host::events::event_types::{ParamValueEvent, TransportEvent, TransportFlags};
-use clack_host::events::EventFlags;
+use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
-use clack_host::utils::{BeatTime, SecondsTime};
 use deep_visualizer::render::source::{load_audio, RenderSource};
 use deep_visualizer::take::{Take, RENDER_RECORD_FILE};
 
 mod common;
 use common::clicks::{assert_in_sync, click_track};
-use common::{load_entry, new_instance, probe, tiny_weights, TestHost};
+use common::{load_entry, new_instance, param_id, probe, tiny_weights, transport_at, TestHost};
 
 const RATE_HZ: u32 = 48_000;
 const BLOCK: usize = 512;
@@ -75,21 +72,6 @@ struct Play {
     playing: bool,
     /// Transport position of the block's first sample.
     position_samples: i64,
-}
-
-/// The CLAP id of the parameter named `name`.
-fn param_id(instance: &mut PluginInstance<TestHost>, name: &str) -> ClapId {
-    let handle = instance.plugin_handle();
-    let params: PluginParams = handle.get_extension().expect("params extension");
-    let mut buffer = ParamInfoBuffer::new();
-    for i in 0..params.count(&handle) {
-        if let Some(info) = params.get_info(&handle, i, &mut buffer) {
-            if String::from_utf8_lossy(info.name) == name {
-                return info.id;
-            }
-        }
-    }
-    panic!("no parameter named {name}")
 }
 
 /// What the host feeds: for each block from input sample `start`, the transport and the
@@ -149,28 +131,8 @@ fn host_run(
                         .into_iter()
                         .collect();
                     let play = script.play(start);
-                    let mut flags = TransportFlags::HAS_SECONDS_TIMELINE;
-                    if play.playing {
-                        flags |= TransportFlags::IS_PLAYING;
-                    }
-                    let transport = TransportEvent {
-                        header: EventHeader::new_core(0, EventFlags::empty()),
-                        flags,
-                        song_pos_beats: BeatTime::from_int(0),
-                        song_pos_seconds: SecondsTime::from_float(
-                            play.position_samples as f64 / f64::from(RATE_HZ),
-                        ),
-                        tempo: 120.0,
-                        tempo_inc: 0.0,
-                        loop_start_beats: BeatTime::from_int(0),
-                        loop_end_beats: BeatTime::from_int(0),
-                        loop_start_seconds: SecondsTime::from_int(0),
-                        loop_end_seconds: SecondsTime::from_int(0),
-                        bar_start: BeatTime::from_int(0),
-                        bar_number: 0,
-                        time_signature_numerator: 4,
-                        time_signature_denominator: 4,
-                    };
+                    let transport =
+                        transport_at(play.position_samples, f64::from(RATE_HZ), play.playing);
                     for buffer in &mut main_out {
                         buffer[..len].fill(f32::NAN);
                     }

@@ -17,6 +17,11 @@ pub struct Fields {
     image: String,
     /// The output folder being typed.
     output_dir: String,
+    /// Where takes go when the field is empty (the override or the default), found once per
+    /// window: finding the user's video folder reads a file.
+    default_output_dir: String,
+    /// `$DEEP_VISUALIZER_OUTPUT_DIR` overrides the field.
+    output_dir_overridden: bool,
 }
 
 impl Fields {
@@ -28,6 +33,9 @@ impl Fields {
             seed: session.seed.to_string(),
             image: path(&session.dream_image_path).unwrap_or_default(),
             output_dir: path(&session.output_dir).unwrap_or_default(),
+            default_output_dir: crate::record::output_dir(None).display().to_string(),
+            output_dir_overridden: std::env::var_os(crate::record::OUTPUT_DIR_ENV)
+                .is_some_and(|v| !v.is_empty()),
         }
     }
 }
@@ -123,10 +131,12 @@ pub fn controls_ui(
             param_row(ui, &a.kick_input, setter);
             param_row(ui, &a.tonal_input, setter);
         });
+        // The hint is where takes go when the field is empty: the override or the default.
+        let default_dir = fields.default_output_dir.clone();
         text_row(
             ui,
             "Output folder",
-            "Videos/Deep Visualizer",
+            &default_dir,
             &mut fields.output_dir,
             |text| {
                 if let Ok(mut session) = params.session.write() {
@@ -134,6 +144,15 @@ pub fn controls_ui(
                 }
             },
         );
+        if fields.output_dir_overridden {
+            ui.label(
+                egui::RichText::new(format!(
+                    "${} is set: takes go to {default_dir}",
+                    crate::record::OUTPUT_DIR_ENV
+                ))
+                .small(),
+            );
+        }
     })
     .response
 }

@@ -139,12 +139,11 @@ impl NiceEguiApp for EditorApp {
                     status::status_ui(ui, &status, &self.hub);
                     ui.separator();
                     takes::record_ui(ui, &self.params, &setter, &self.takes, &entries);
+                    takes::takes_ui(ui, &self.takes, &entries, &mut self.render_size_px);
                     ui.separator();
                     controls::controls_ui(ui, &self.params, &setter, &mut self.fields);
                     ui.separator();
                     self.classes.classes_ui(ui, &self.params);
-                    ui.separator();
-                    takes::takes_ui(ui, &self.takes, &entries, &mut self.render_size_px);
                 });
             });
         egui::Panel::bottom("meters")

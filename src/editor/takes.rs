@@ -23,11 +23,15 @@ pub fn record_ui(
         let armed = params.record.value();
         let red = egui::Color32::from_rgb(220, 60, 60);
         ui.horizontal(|ui| {
-            let label = if armed {
-                "● Recording armed"
+            // A dot drawn rather than a glyph: egui's default fonts have no record symbol.
+            let (dot, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+            if armed {
+                ui.painter().circle_filled(dot.center(), 5.0, red);
             } else {
-                "○ Record"
-            };
+                ui.painter()
+                    .circle_stroke(dot.center(), 5.0, egui::Stroke::new(1.5, red));
+            }
+            let label = if armed { "Recording armed" } else { "Record" };
             let button = egui::Button::new(egui::RichText::new(label).color(if armed {
                 egui::Color32::WHITE
             } else {
@@ -56,9 +60,10 @@ pub fn record_ui(
                 .rev()
                 .find(|e| e.state == TakeState::Recording)
             {
-                ui.label(format!("{}  {}", take.name, clock(take.length_s)));
+                // Only the length: the name is in the list below, and the row must fit the panel.
+                ui.label(format!("recording {}", clock(take.length_s)));
             } else if armed {
-                ui.label("waiting for the transport to play");
+                ui.label("waits for play");
             }
         });
         if let Some(error) = takes.error() {
@@ -95,10 +100,16 @@ pub fn takes_ui(
                         }
                     });
             });
-            for entry in entries.iter().rev() {
-                ui.separator();
-                take_row(ui, takes, entry, *render_size_px);
-            }
+            // A long session's takes scroll on their own, so the controls stay in reach.
+            egui::ScrollArea::vertical()
+                .id_salt("takes")
+                .max_height(220.0)
+                .show(ui, |ui| {
+                    for entry in entries.iter().rev() {
+                        ui.separator();
+                        take_row(ui, takes, entry, *render_size_px);
+                    }
+                });
         })
         .header_response
 }

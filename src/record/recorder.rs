@@ -325,4 +325,41 @@ mod tests {
         let n = 12_345usize;
         assert_eq!(flat.channels[1][n], (n as f32 * 0.0013).cos());
     }
+
+    #[test]
+    fn an_output_folder_that_cannot_be_written_is_shown_and_the_ring_still_drains() {
+        let out = tempfile::tempdir().unwrap();
+        // A file where the folder should be: nobody, root included, can create takes there.
+        let blocked = out.path().join("file");
+        std::fs::write(&blocked, b"x").unwrap();
+        let params = Arc::new(DeepVisualizerParams::default());
+        params.session.write().unwrap().output_dir = Some(blocked.join("takes"));
+        let takes = TakesHub::new();
+        let (mut tap, reader) = record_ring(1, 4_096);
+        let recorder = TakeRecorder::start(
+            reader,
+            RecorderContext {
+                sample_rate_hz: 48_000,
+                params,
+                takes: takes.clone(),
+            },
+        )
+        .unwrap();
+        let block = [0.25f32; 1_024];
+        // Twice the ring: the writer must drain (and drop) the audio it cannot keep.
+        for b in 0..8 {
+            tap.process(true, true, Some(b * 1_024), &[&block[..]]);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tap.end_take();
+        recorder.stop();
+        let error = takes.error().expect("the panel shows an error");
+        assert!(
+            error.contains("cannot be written") && error.contains("takes"),
+            "{error}"
+        );
+        assert!(error.contains("Output folder"), "says what to do: {error}");
+        assert!(takes.takes().is_empty(), "no take is listed");
+        assert!(!tap.is_recording());
+    }
 }

@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_host::events::event_types::{TransportEvent, TransportFlags};
+use clack_host::events::EventFlags;
 use clack_host::prelude::*;
+use clack_host::utils::{BeatTime, SecondsTime};
 
 pub mod clicks;
 
@@ -120,4 +124,44 @@ pub fn probe(path: &Path, stream: &str, entry: &str) -> String {
         .expect("ffprobe runs");
     assert!(out.status.success(), "ffprobe failed on {}", path.display());
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The CLAP id of the parameter named `name`.
+pub fn param_id(instance: &mut PluginInstance<TestHost>, name: &str) -> ClapId {
+    let handle = instance.plugin_handle();
+    let params: PluginParams = handle.get_extension().expect("params extension");
+    let mut buffer = ParamInfoBuffer::new();
+    for i in 0..params.count(&handle) {
+        if let Some(info) = params.get_info(&handle, i, &mut buffer) {
+            if String::from_utf8_lossy(info.name) == name {
+                return info.id;
+            }
+        }
+    }
+    panic!("no parameter named {name}")
+}
+
+/// The host's transport for a block: playing or stopped at `position_samples` (given in
+/// seconds, as CLAP hosts do), 120 BPM 4/4.
+pub fn transport_at(position_samples: i64, sample_rate_hz: f64, playing: bool) -> TransportEvent {
+    let mut flags = TransportFlags::HAS_SECONDS_TIMELINE;
+    if playing {
+        flags |= TransportFlags::IS_PLAYING;
+    }
+    TransportEvent {
+        header: EventHeader::new_core(0, EventFlags::empty()),
+        flags,
+        song_pos_beats: BeatTime::from_int(0),
+        song_pos_seconds: SecondsTime::from_float(position_samples as f64 / sample_rate_hz),
+        tempo: 120.0,
+        tempo_inc: 0.0,
+        loop_start_beats: BeatTime::from_int(0),
+        loop_end_beats: BeatTime::from_int(0),
+        loop_start_seconds: SecondsTime::from_int(0),
+        loop_end_seconds: SecondsTime::from_int(0),
+        bar_start: BeatTime::from_int(0),
+        bar_number: 0,
+        time_signature_numerator: 4,
+        time_signature_denominator: 4,
+    }
 }
