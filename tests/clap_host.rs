@@ -24,7 +24,7 @@ use clack_host::prelude::*;
 use deep_visualizer::params::SessionState;
 
 mod common;
-use common::{load_entry, new_instance, TestHost, TEST_PLUGIN_ENV};
+use common::{load_entry, new_instance, HostBlocks, TestHost, TEST_PLUGIN_ENV};
 
 const SNAPSHOT_PATH: &str = "tests/fixtures/param_snapshot.txt";
 
@@ -132,12 +132,10 @@ fn process_through(
             .spawn(move || {
                 let mut processor = processor.start_processing().expect("processing starts");
                 let mut output = vec![vec![f32::NAN; num_samples]; num_channels];
-                let mut input_ports = AudioPorts::with_capacity(num_channels + 2, 2);
-                let mut output_ports = AudioPorts::with_capacity(num_channels, 1);
+                let mut blocks = HostBlocks::default();
                 let mut main_in = vec![vec![0.0f32; block_size]; num_channels];
                 let mut side_in = vec![vec![0.0f32; block_size]; 2];
                 let mut main_out = vec![vec![0.0f32; block_size]; num_channels];
-                let mut output_events_buffer = EventBuffer::new();
                 let events: Vec<ParamValueEvent> = events_at_start.to_vec();
                 let no_events: Vec<ParamValueEvent> = Vec::new();
 
@@ -173,42 +171,21 @@ fn process_through(
                             .map(|b| InputChannel::constant(&mut b[..len]))
                             .collect(),
                     };
-                    let input_audio = input_ports.with_input_buffers([
-                        AudioPortBuffer {
-                            latency: 0,
-                            channels: AudioPortBufferType::f32_input_only(
-                                main_channels.into_iter(),
-                            ),
-                        },
-                        AudioPortBuffer {
-                            latency: 0,
-                            channels: AudioPortBufferType::f32_input_only(
-                                side_channels.into_iter(),
-                            ),
-                        },
-                    ]);
-                    let mut output_audio = output_ports.with_output_buffers([AudioPortBuffer {
-                        latency: 0,
-                        channels: AudioPortBufferType::f32_output_only(
-                            main_out.iter_mut().map(|b| &mut b[..len]),
-                        ),
-                    }]);
                     let input_events = if start == 0 {
-                        InputEvents::from_buffer(&events)
+                        &events[..]
                     } else {
-                        InputEvents::from_buffer(&no_events)
+                        &no_events[..]
                     };
-                    let mut output_events = OutputEvents::from_buffer(&mut output_events_buffer);
-                    processor
-                        .process(
-                            &input_audio,
-                            &mut output_audio,
-                            &input_events,
-                            &mut output_events,
-                            Some(start as u64),
-                            None,
-                        )
-                        .expect("process() succeeds");
+                    blocks.process(
+                        &mut processor,
+                        main_channels,
+                        side_channels,
+                        &mut main_out,
+                        len,
+                        input_events,
+                        Some(start as u64),
+                        None,
+                    );
                     for (channel, buffer) in main_out.iter().enumerate() {
                         output[channel][start..start + len].copy_from_slice(&buffer[..len]);
                     }

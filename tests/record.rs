@@ -25,7 +25,9 @@ use deep_visualizer::take::{Take, RENDER_RECORD_FILE};
 
 mod common;
 use common::clicks::{assert_in_sync, click_track};
-use common::{load_entry, new_instance, param_id, probe, tiny_weights, transport_at, TestHost};
+use common::{
+    load_entry, new_instance, param_id, probe, tiny_weights, transport_at, HostBlocks, TestHost,
+};
 
 const RATE_HZ: u32 = 48_000;
 const BLOCK: usize = 512;
@@ -103,12 +105,10 @@ fn host_run(
         scope
             .spawn(move || {
                 let mut processor = processor.start_processing().expect("processing starts");
-                let mut input_ports = AudioPorts::with_capacity(4, 2);
-                let mut output_ports = AudioPorts::with_capacity(2, 1);
+                let mut blocks = HostBlocks::default();
                 let mut main_in = vec![vec![0.0f32; BLOCK]; 2];
                 let mut side_in = vec![vec![0.0f32; BLOCK]; 2];
                 let mut main_out = vec![vec![0.0f32; BLOCK]; 2];
-                let mut output_events_buffer = EventBuffer::new();
                 let mut num_differing = 0;
                 let mut start = 0;
                 while start < num_samples {
@@ -145,36 +145,16 @@ fn host_run(
                         .iter_mut()
                         .map(|b| InputChannel::constant(&mut b[..len]))
                         .collect();
-                    let input_audio = input_ports.with_input_buffers([
-                        AudioPortBuffer {
-                            latency: 0,
-                            channels: AudioPortBufferType::f32_input_only(
-                                main_channels.into_iter(),
-                            ),
-                        },
-                        AudioPortBuffer {
-                            latency: 0,
-                            channels: AudioPortBufferType::f32_input_only(
-                                side_channels.into_iter(),
-                            ),
-                        },
-                    ]);
-                    let mut output_audio = output_ports.with_output_buffers([AudioPortBuffer {
-                        latency: 0,
-                        channels: AudioPortBufferType::f32_output_only(
-                            main_out.iter_mut().map(|b| &mut b[..len]),
-                        ),
-                    }]);
-                    processor
-                        .process(
-                            &input_audio,
-                            &mut output_audio,
-                            &InputEvents::from_buffer(&events),
-                            &mut OutputEvents::from_buffer(&mut output_events_buffer),
-                            Some(start as u64),
-                            Some(&transport),
-                        )
-                        .expect("process() succeeds");
+                    blocks.process(
+                        &mut processor,
+                        main_channels,
+                        side_channels,
+                        &mut main_out,
+                        len,
+                        &events,
+                        Some(start as u64),
+                        Some(&transport),
+                    );
                     for (a, b) in main_in.iter().zip(&main_out) {
                         num_differing += a[..len]
                             .iter()

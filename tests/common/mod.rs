@@ -9,7 +9,7 @@ use std::process::Command;
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
-use clack_host::events::event_types::{TransportEvent, TransportFlags};
+use clack_host::events::event_types::{ParamValueEvent, TransportEvent, TransportFlags};
 use clack_host::events::EventFlags;
 use clack_host::prelude::*;
 use clack_host::utils::{BeatTime, SecondsTime};
@@ -163,5 +163,69 @@ pub fn transport_at(position_samples: i64, sample_rate_hz: f64, playing: bool) -
         bar_number: 0,
         time_signature_numerator: 4,
         time_signature_denominator: 4,
+    }
+}
+
+/// The host's port and event buffers for one audio thread, reused across blocks.
+pub struct HostBlocks {
+    /// Input port descriptions.
+    input_ports: AudioPorts,
+    /// Output port descriptions.
+    output_ports: AudioPorts,
+    /// Events the plugin sends back (ignored).
+    output_events: EventBuffer,
+}
+
+impl Default for HostBlocks {
+    fn default() -> Self {
+        Self {
+            input_ports: AudioPorts::with_capacity(4, 2),
+            output_ports: AudioPorts::with_capacity(2, 1),
+            output_events: EventBuffer::new(),
+        }
+    }
+}
+
+impl HostBlocks {
+    /// One `process()` call with the main input and the sidechain port's channels (none, for an
+    /// absent sidechain), writing the main output into `main_out`, each `len` frames long.
+    #[allow(clippy::too_many_arguments)]
+    pub fn process(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        main_in: Vec<InputChannel<'_, f32>>,
+        side_in: Vec<InputChannel<'_, f32>>,
+        main_out: &mut [Vec<f32>],
+        len: usize,
+        events: &[ParamValueEvent],
+        steady_time: Option<u64>,
+        transport: Option<&TransportEvent>,
+    ) {
+        let input_audio = self.input_ports.with_input_buffers([
+            AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_input_only(main_in.into_iter()),
+            },
+            AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_input_only(side_in.into_iter()),
+            },
+        ]);
+        let mut output_audio = self.output_ports.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                main_out.iter_mut().map(|b| &mut b[..len]),
+            ),
+        }]);
+        processor
+            .process(
+                &input_audio,
+                &mut output_audio,
+                &InputEvents::from_buffer(&events),
+                &mut OutputEvents::from_buffer(&mut self.output_events),
+                steady_time,
+                transport,
+            )
+            .expect("process() succeeds");
     }
 }
