@@ -18,13 +18,15 @@ use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
 use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::params::{ParamInfoBuffer, ParamInfoFlags, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
-use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 use deep_visualizer::params::SessionState;
 
 mod common;
-use common::{load_entry, new_instance, HostBlocks, TestHost, TEST_PLUGIN_ENV};
+use common::{
+    decode_state, encode_state_like, load_entry, load_state, new_instance, save_state, session_of,
+    HostBlocks, TestHost, TEST_PLUGIN_ENV,
+};
 
 const SNAPSHOT_PATH: &str = "tests/fixtures/param_snapshot.txt";
 
@@ -382,54 +384,6 @@ fn value_text(instance: &mut PluginInstance<TestHost>, id: ClapId, value: f64) -
         .value_to_text(&handle, id, value, &mut buffer)
         .expect("value_to_text");
     String::from_utf8_lossy(text).into_owned()
-}
-
-fn save_state(instance: &mut PluginInstance<TestHost>) -> Vec<u8> {
-    let handle = instance.plugin_handle();
-    let state: PluginState = handle.get_extension().expect("state extension");
-    let mut bytes = Vec::new();
-    state.save(&handle, &mut bytes).expect("state saves");
-    bytes
-}
-
-fn load_state(instance: &mut PluginInstance<TestHost>, bytes: &[u8]) {
-    let handle = instance.plugin_handle();
-    let state: PluginState = handle.get_extension().expect("state extension");
-    state
-        .load(&handle, &mut std::io::Cursor::new(bytes))
-        .expect("state loads");
-}
-
-/// nice-plug's saved state: JSON with `version`, `params` and `fields`, possibly behind a
-/// length prefix. Returns the JSON and the prefix length so it can be rebuilt.
-fn decode_state(bytes: &[u8]) -> serde_json::Value {
-    let start = bytes
-        .iter()
-        .position(|&b| b == b'{')
-        .expect("JSON in the state");
-    serde_json::from_slice(&bytes[start..]).expect("the state is JSON after its header")
-}
-
-fn encode_state_like(original: &[u8], json: &serde_json::Value) -> Vec<u8> {
-    let start = original.iter().position(|&b| b == b'{').unwrap();
-    let body = serde_json::to_vec(json).unwrap();
-    let mut out = Vec::new();
-    if start == 8 {
-        // An 8-byte little-endian length prefix.
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    } else {
-        out.extend_from_slice(&original[..start]);
-    }
-    out.extend_from_slice(&body);
-    out
-}
-
-fn session_of(bytes: &[u8]) -> SessionState {
-    let json = decode_state(bytes);
-    let field = json["fields"]["session"]
-        .as_str()
-        .expect("the session is persisted as a field");
-    serde_json::from_str(field).expect("the session field is a SessionState")
 }
 
 /// A value away from the default, on the parameter's grid. nice-plug's CLAP values are the

@@ -18,7 +18,10 @@ use x11rb::protocol::xproto::{self, ConnectionExt};
 use x11rb::rust_connection::RustConnection;
 
 mod common;
-use common::{load_entry, new_instance, param_id, tiny_weights, transport_at, TestHost};
+use common::{
+    decode_state, encode_state_like, load_entry, load_state, new_instance, param_id, save_state,
+    session_of, tiny_weights, transport_at, TestHost,
+};
 
 /// The host window's size, the editor's default size.
 const WIDTH: u16 = 960;
@@ -386,4 +389,32 @@ fn the_editor_shows_live_pictures_and_survives_reopening() {
     );
     close_editor(&mut instance_b, &gui_b);
     close_editor(&mut instance, &gui_a);
+
+    // A project's window size: the editor opens at it (the host created the editor before it
+    // restored the project) and does not save its first size over it.
+    let mut instance_c = new_instance(&entry);
+    let saved = save_state(&mut instance_c);
+    let mut json = decode_state(&saved);
+    let mut session = session_of(&saved);
+    session.editor_size = (800, 500);
+    json["fields"]["session"] = serde_json::Value::String(serde_json::to_string(&session).unwrap());
+    load_state(&mut instance_c, &encode_state_like(&saved, &json));
+    let win_c = host_window(&conn, screen_num, 200);
+    let gui_c = open_editor(&mut instance_c, win_c);
+    std::thread::sleep(Duration::from_millis(1500));
+    let children = conn.query_tree(win_c).unwrap().reply().unwrap().children;
+    let geometry = conn.get_geometry(children[0]).unwrap().reply().unwrap();
+    screenshot(&conn, win_c)
+        .save(dir.join("restored_size.png"))
+        .unwrap();
+    assert_eq!(
+        (geometry.width, geometry.height),
+        (800, 500),
+        "the editor opens at the project's size"
+    );
+    assert_eq!(
+        session_of(&save_state(&mut instance_c)).editor_size,
+        (800, 500)
+    );
+    close_editor(&mut instance_c, &gui_c);
 }

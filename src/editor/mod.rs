@@ -36,6 +36,8 @@ use crate::render::service::LiveHub;
 pub const DEFAULT_SIZE: (u32, u32) = (960, 640);
 /// The smallest useful window.
 const MIN_SIZE: (f32, f32) = (640.0, 420.0);
+/// Frames the window waits to reach the project's size before its own size counts again.
+const RESTORE_SIZE_FRAMES: u32 = 30;
 
 /// The window's app: everything it draws comes through shared handles.
 pub struct EditorApp {
@@ -61,6 +63,12 @@ pub struct EditorApp {
     fields: controls::Fields,
     /// The newest feature frame read.
     features: FeatureFrame,
+    /// The size the project saved, while the window is being resized to it: the window opens at
+    /// the size the editor was created with (before the host restored the project), so until it
+    /// reaches this size its size is not saved over the project's.
+    restoring_size: Option<(u32, u32)>,
+    /// Frames left to wait for the restored size (a host may refuse it).
+    restoring_frames_left: u32,
 }
 
 /// The plugin's editor, or `None` when the host cannot show one.
@@ -91,6 +99,8 @@ pub fn create_editor(
         classes: classes::ClassPicker::default(),
         fields: controls::Fields::default(),
         features: FeatureFrame::default(),
+        restoring_size: None,
+        restoring_frames_left: 0,
     };
     let settings = EguiNiceSettings::default()
         .with_tile("Deep Visualizer")
@@ -105,12 +115,29 @@ impl NiceEguiApp for EditorApp {
         &mut self,
         egui_ctx: egui::Context,
         gui: GuiContext,
-        _frame: &mut nice_plug_egui::Frame,
+        frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         // Each window has its own egui context: textures from an earlier one are dead.
         self.picture = picture::Picture::default();
         self.fields = controls::Fields::from_session(&self.params);
         self.gui = Some(gui);
+        // The editor (and its window size) was created before the host restored the project:
+        // open at the project's size. The window tells the host about the new size itself.
+        let saved = self.params.session.read().map(|s| s.editor_size).ok();
+        let current = self.state.logical_size();
+        let current = (current.width.round() as u32, current.height.round() as u32);
+        self.restoring_size = None;
+        if let Some(saved) = saved.filter(|&s| s != current && s.0 > 0 && s.1 > 0) {
+            let saved = (
+                saved.0.max(MIN_SIZE.0 as u32),
+                saved.1.max(MIN_SIZE.1 as u32),
+            );
+            let size = LogicalSize::new(f64::from(saved.0), f64::from(saved.1));
+            if frame.baseview_window().resize(size).is_ok() {
+                self.restoring_size = Some(saved);
+                self.restoring_frames_left = RESTORE_SIZE_FRAMES;
+            }
+        }
         egui_ctx.set_visuals(egui::Visuals::dark());
         Ok(())
     }
@@ -160,9 +187,16 @@ impl NiceEguiApp for EditorApp {
 
 impl EditorApp {
     /// Saves the window's size with the project when the user resized it.
-    fn remember_size(&self) {
+    fn remember_size(&mut self) {
         let size = self.state.logical_size();
         let size = (size.width.round() as u32, size.height.round() as u32);
+        if let Some(target) = self.restoring_size {
+            if size != target && self.restoring_frames_left > 0 {
+                self.restoring_frames_left -= 1;
+                return;
+            }
+            self.restoring_size = None;
+        }
         if let Ok(mut session) = self.params.session.try_write() {
             if session.editor_size != size && size.0 > 0 && size.1 > 0 {
                 session.editor_size = size;

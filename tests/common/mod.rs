@@ -9,10 +9,12 @@ use std::process::Command;
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{ParamValueEvent, TransportEvent, TransportFlags};
 use clack_host::events::EventFlags;
 use clack_host::prelude::*;
 use clack_host::utils::{BeatTime, SecondsTime};
+use deep_visualizer::params::SessionState;
 
 pub mod clicks;
 
@@ -228,4 +230,52 @@ impl HostBlocks {
             )
             .expect("process() succeeds");
     }
+}
+
+pub fn save_state(instance: &mut PluginInstance<TestHost>) -> Vec<u8> {
+    let handle = instance.plugin_handle();
+    let state: PluginState = handle.get_extension().expect("state extension");
+    let mut bytes = Vec::new();
+    state.save(&handle, &mut bytes).expect("state saves");
+    bytes
+}
+
+pub fn load_state(instance: &mut PluginInstance<TestHost>, bytes: &[u8]) {
+    let handle = instance.plugin_handle();
+    let state: PluginState = handle.get_extension().expect("state extension");
+    state
+        .load(&handle, &mut std::io::Cursor::new(bytes))
+        .expect("state loads");
+}
+
+/// nice-plug's saved state: JSON with `version`, `params` and `fields`, possibly behind a
+/// length prefix. Returns the JSON and the prefix length so it can be rebuilt.
+pub fn decode_state(bytes: &[u8]) -> serde_json::Value {
+    let start = bytes
+        .iter()
+        .position(|&b| b == b'{')
+        .expect("JSON in the state");
+    serde_json::from_slice(&bytes[start..]).expect("the state is JSON after its header")
+}
+
+pub fn encode_state_like(original: &[u8], json: &serde_json::Value) -> Vec<u8> {
+    let start = original.iter().position(|&b| b == b'{').unwrap();
+    let body = serde_json::to_vec(json).unwrap();
+    let mut out = Vec::new();
+    if start == 8 {
+        // An 8-byte little-endian length prefix.
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    } else {
+        out.extend_from_slice(&original[..start]);
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+pub fn session_of(bytes: &[u8]) -> SessionState {
+    let json = decode_state(bytes);
+    let field = json["fields"]["session"]
+        .as_str()
+        .expect("the session is persisted as a field");
+    serde_json::from_str(field).expect("the session field is a SessionState")
 }
