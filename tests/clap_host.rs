@@ -105,6 +105,8 @@ enum Sidechain {
     Silent,
     /// A port with no channels at all.
     Absent,
+    /// No sidechain port at all: the host passes fewer input ports than the plugin declares.
+    NoPort,
 }
 
 /// Runs `input` through an activated instance in blocks of `block_size` samples and returns the
@@ -151,7 +153,9 @@ fn process_through(
                         match sidechain {
                             Sidechain::Connected => buffer[..len]
                                 .copy_from_slice(&sidechain_signal[channel][start..start + len]),
-                            Sidechain::Silent | Sidechain::Absent => buffer[..len].fill(0.0),
+                            Sidechain::Silent | Sidechain::Absent | Sidechain::NoPort => {
+                                buffer[..len].fill(0.0)
+                            }
                         }
                     }
                     for buffer in &mut main_out {
@@ -163,7 +167,7 @@ fn process_through(
                         .collect();
                     // An unconnected sidechain arrives as constant silence, or as no channels.
                     let side_channels: Vec<InputChannel<f32>> = match sidechain {
-                        Sidechain::Absent => Vec::new(),
+                        Sidechain::Absent | Sidechain::NoPort => Vec::new(),
                         Sidechain::Connected => side_in
                             .iter_mut()
                             .map(|b| InputChannel::variable(&mut b[..len]))
@@ -181,7 +185,7 @@ fn process_through(
                     blocks.process(
                         &mut processor,
                         main_channels,
-                        side_channels,
+                        (!matches!(sidechain, Sidechain::NoPort)).then_some(side_channels),
                         &mut main_out,
                         len,
                         input_events,
@@ -232,7 +236,12 @@ fn audio_passes_through_bit_exact_at_every_rate_and_block_size() {
             // partial block for the odd sizes.
             let num_samples = (sample_rate_hz / 4.0) as usize;
             for signal in SIGNALS {
-                for sidechain in [Sidechain::Connected, Sidechain::Silent, Sidechain::Absent] {
+                for sidechain in [
+                    Sidechain::Connected,
+                    Sidechain::Silent,
+                    Sidechain::Absent,
+                    Sidechain::NoPort,
+                ] {
                     let input = make_signal(signal, 2, num_samples, sample_rate_hz);
                     let output = process_through(
                         &mut instance,

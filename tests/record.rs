@@ -148,7 +148,7 @@ fn host_run(
                     blocks.process(
                         &mut processor,
                         main_channels,
-                        side_channels,
+                        Some(side_channels),
                         &mut main_out,
                         len,
                         &events,

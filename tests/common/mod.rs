@@ -189,30 +189,32 @@ impl Default for HostBlocks {
 }
 
 impl HostBlocks {
-    /// One `process()` call with the main input and the sidechain port's channels (none, for an
-    /// absent sidechain), writing the main output into `main_out`, each `len` frames long.
+    /// One `process()` call with the main input and the sidechain port's channels (`None`: the
+    /// host passes no sidechain port at all, only the main one), writing the main output into
+    /// `main_out`, each `len` frames long.
     #[allow(clippy::too_many_arguments)]
     pub fn process(
         &mut self,
         processor: &mut StartedPluginAudioProcessor<TestHost>,
         main_in: Vec<InputChannel<'_, f32>>,
-        side_in: Vec<InputChannel<'_, f32>>,
+        side_in: Option<Vec<InputChannel<'_, f32>>>,
         main_out: &mut [Vec<f32>],
         len: usize,
         events: &[ParamValueEvent],
         steady_time: Option<u64>,
         transport: Option<&TransportEvent>,
     ) {
-        let input_audio = self.input_ports.with_input_buffers([
-            AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_input_only(main_in.into_iter()),
-            },
-            AudioPortBuffer {
+        let mut ports = vec![AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_input_only(main_in.into_iter()),
+        }];
+        if let Some(side_in) = side_in {
+            ports.push(AudioPortBuffer {
                 latency: 0,
                 channels: AudioPortBufferType::f32_input_only(side_in.into_iter()),
-            },
-        ]);
+            });
+        }
+        let input_audio = self.input_ports.with_input_buffers(ports);
         let mut output_audio = self.output_ports.with_output_buffers([AudioPortBuffer {
             latency: 0,
             channels: AudioPortBufferType::f32_output_only(
