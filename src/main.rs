@@ -37,7 +37,19 @@ enum Command {
     Dream(cli::dream::Args),
 }
 
+/// Without a desktop session (a server, CI, a render box) Mesa's Vulkan device-select layer
+/// tries Wayland while wgpu looks for a GPU and prints "XDG_RUNTIME_DIR is invalid or not set"
+/// on every command. The layer only orders GPUs for displays; wgpu enumerates adapters itself.
+/// Set before any thread starts; a user's own setting is kept.
+fn quiet_gpu_probe() {
+    let no_session = std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|d| d.is_empty());
+    if no_session && std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    quiet_gpu_probe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),

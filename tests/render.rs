@@ -688,3 +688,31 @@ fn a_missing_default_model_says_how_to_install_it_when_downloads_are_off() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn looking_for_a_gpu_without_a_desktop_session_prints_nothing_of_it() {
+    let out = tempfile::tempdir().unwrap();
+    let png = out.path().join("g.png");
+    let result = Command::new(env!("CARGO_BIN_EXE_deep-visualizer"))
+        .args([
+            "generate",
+            "--truncation",
+            "0.5",
+            "--class",
+            "1",
+            "--seed",
+            "1",
+        ])
+        .args(["--device", "auto", "--weights"])
+        .arg(fixture_weights())
+        .arg("--out")
+        .arg(&png)
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NODEVICE_SELECT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(png.is_file());
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+}
