@@ -668,3 +668,34 @@ fn the_model_can_move_to_and_be_shared_with_a_render_thread() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<BigGan>();
 }
+
+#[test]
+fn generate_refuses_vectors_that_are_not_finite() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = fixtures().join("tiny128");
+    let mut y = vec![0.0f32; 1000];
+    y[3] = f32::NAN;
+    let y_path = dir.path().join("y.npy");
+    write_f32_npy(&y_path, &[1, 1000], &y);
+    let out = dir.path().join("nan.png");
+    let output = run_cli(&[
+        "generate",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--y",
+        y_path.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--truncation",
+        "0.5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a NaN class vector is an error");
+    assert!(
+        stderr.contains("NaN at row 0, column 3") && stderr.contains("finite"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "no picture is written");
+}

@@ -67,6 +67,16 @@ fn read_rows(path: &Path, width: usize, what: &str) -> anyhow::Result<Rows> {
             path.display()
         ),
     };
+    // A NaN or infinity draws a black picture without a word: refuse it, naming where it is.
+    if let Some(idx) = array.values.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{} holds {} at row {}, column {}; {what} must be finite numbers",
+            path.display(),
+            array.values[idx],
+            idx / width,
+            idx % width
+        );
+    }
     Ok(Rows {
         values: array.values,
         num_rows,
