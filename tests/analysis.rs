@@ -1180,3 +1180,47 @@ fn features_cli_writes_one_csv_row_per_frame() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("/nonexistent/song.flac"), "{stderr}");
 }
+
+/// A 16-bit PCM WAV whose header claims `rate_hz` and `num_channels`, with 4800 frames of data.
+fn wav_with_header(path: &Path, rate_hz: u32, num_channels: u16) {
+    let data = vec![0u8; 4800 * 2 * usize::from(num_channels.max(1))];
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&num_channels.to_le_bytes());
+    bytes.extend_from_slice(&rate_hz.to_le_bytes());
+    bytes.extend_from_slice(&rate_hz.wrapping_mul(2).to_le_bytes());
+    bytes.extend_from_slice(&(2 * num_channels).to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn wav_headers_with_impossible_values_are_clear_errors_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rate_hz, num_channels, says) in [
+        (0, 1, "sample rate is 0 Hz"),
+        (4_000_000_000, 1, "sample rate is 4000000000 Hz"),
+        (48_000, 0, "0 channels"),
+    ] {
+        let path = dir.path().join(format!("bad_{rate_hz}_{num_channels}.wav"));
+        wav_with_header(&path, rate_hz, num_channels);
+        let started = std::time::Instant::now();
+        let err = decode_file(&path).expect_err("an impossible header is an error");
+        let message = err.to_string();
+        assert!(
+            matches!(err, DecodeError::Undecodable { .. })
+                && message.contains(says)
+                && message.contains(&path.display().to_string()),
+            "{message}"
+        );
+        // Refused from the header, not after decoding (a hang of 30 s and 6 GB before).
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+}

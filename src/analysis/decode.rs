@@ -87,7 +87,20 @@ pub enum DecodeError {
 /// Decodes `path` with symphonia, or with the system ffmpeg when symphonia does not support
 /// the format or codec.
 pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
-    let audio = match decode_with_symphonia(path) {
+    let invalid = |reason: String| DecodeError::Undecodable {
+        path: path.to_owned(),
+        reason,
+    };
+    // A header with impossible values must fail here: decoders panic on a 0 Hz WAV and try to
+    // allocate for billions of samples per second.
+    check_wav_header(path).map_err(invalid)?;
+    // The decoders are foreign code; a panic on a file nobody foresaw is an error, not a crash.
+    let outcome = std::panic::catch_unwind(|| decode_with_symphonia(path)).unwrap_or_else(|_| {
+        Err(SymphoniaFailure::Broken(
+            "the built-in decoder failed on its header".to_owned(),
+        ))
+    });
+    let audio = match outcome {
         Ok(audio) => audio,
         Err(SymphoniaFailure::Io(source)) => {
             return Err(DecodeError::Io {
@@ -117,6 +130,47 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
         });
     }
     Ok(audio)
+}
+
+/// The most sample frames per second a file may claim: above any real recording, below what
+/// makes a decoder allocate without bound.
+const MAX_FILE_RATE_HZ: u32 = 1_000_000;
+
+/// Reads a RIFF/WAVE file's `fmt ` chunk (other files pass) and refuses a sample rate of 0 or
+/// over [`MAX_FILE_RATE_HZ`], or no channels, in words for the user.
+fn check_wav_header(path: &Path) -> Result<(), String> {
+    let mut head = [0u8; 4096];
+    let len = File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let head = &head[..len];
+    if len < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let mut at = 12;
+    while at + 8 <= head.len() {
+        let id = &head[at..at + 4];
+        let size = u32::from_le_bytes([head[at + 4], head[at + 5], head[at + 6], head[at + 7]]);
+        if id == b"fmt " {
+            let Some(fmt) = head.get(at + 8..at + 16) else {
+                return Err("its WAV header is cut short".to_owned());
+            };
+            let num_channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+            let rate_hz = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+            if num_channels == 0 {
+                return Err("its WAV header says it has 0 channels; the file is damaged".into());
+            }
+            if rate_hz == 0 || rate_hz > MAX_FILE_RATE_HZ {
+                return Err(format!(
+                    "its WAV header says the sample rate is {rate_hz} Hz (a recording has 1 Hz to \
+                     1 MHz); the file is damaged"
+                ));
+            }
+            return Ok(());
+        }
+        at += 8 + size as usize + (size as usize & 1);
+    }
+    Ok(())
 }
 
 /// How symphonia failed: the file is unreadable, of a kind it does not support, or broken.
