@@ -217,15 +217,12 @@ fn write_manifest(dir: &Path, manifest: &TakeManifest) -> Result<(), TakeError> 
     write_synced(dir, MANIFEST_FILE, &json)
 }
 
-/// Writes `bytes` to `dir/name` through a temporary file in `dir`, synced, then renamed.
+/// Writes `bytes` to `dir/name` through the one atomic writer (temporary, synced, renamed).
 fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), TakeError> {
     let path = dir.join(name);
-    let temp = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&temp).map_err(|e| TakeError::io("write", &temp, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| TakeError::io("write", &temp, e))?;
-    std::fs::rename(&temp, &path).map_err(|e| TakeError::io("write", &path, e))
+    crate::export::write_atomically(&path, |writer| writer.write_all(bytes))
+        .map(drop)
+        .map_err(|err| TakeError::io("write", &path, std::io::Error::other(err.to_string())))
 }
 
 /// Writes a take as it is recorded (see the module docs).

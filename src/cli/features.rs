@@ -2,8 +2,7 @@
 //! CSV, one row per frame (`time_s,kick,power,power_rise,onset,c0..c11`), to plot or to compare
 //! with librosa.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -160,29 +159,10 @@ fn write_rows(out: &mut impl Write, rows: &[FeatureRow]) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Writes to a temporary file beside `path`, then renames it over `path`.
+/// Writes the CSV through the one atomic writer (temporary beside `path`, synced, renamed).
 fn write_csv_atomically(path: &Path, rows: &[FeatureRow]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .context("the output path names no file")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> anyhow::Result<()> {
-        let file = File::create(&tmp)
-            .with_context(|| format!("creating {} (does the folder exist?)", tmp.display()))?;
-        let mut writer = BufWriter::new(file);
-        write_rows(&mut writer, rows)?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    deep_visualizer::export::write_atomically(path, |writer| {
+        write_rows(writer, rows).map_err(std::io::Error::other)
+    })?;
+    Ok(())
 }

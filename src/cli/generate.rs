@@ -234,20 +234,10 @@ fn write_png(image: &image::RgbImage, path: &Path) -> anyhow::Result<()> {
             image::ImageFormat::Png,
         )
         .context("encoding PNG")?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .context("--out names no file")?
-        .to_string_lossy();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&temp, &encoded).with_context(|| format!("writing {}", temp.display()))?;
-    std::fs::rename(&temp, path).with_context(|| {
-        let _ = std::fs::remove_file(&temp);
-        format!("renaming {} to {}", temp.display(), path.display())
-    })
+    deep_visualizer::export::write_atomically(path, |writer| {
+        std::io::Write::write_all(writer, &encoded)
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Pictures in and out of DeepDream: RGB8 buffers (`image::RgbImage`, what a PNG/JPEG decodes to
 //! and what the BigGAN engine hands over) and `[1, 3, h, w]` tensors of pixels in `[0, 1]`.
 
-use std::io::BufWriter;
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -29,32 +28,16 @@ pub fn load_rgb8(path: &Path) -> Result<RgbImage, DreamError> {
 /// Writes `image` as a PNG at `path`, atomically: a temporary file in the same folder is written
 /// and flushed, then renamed over `path`, so a reader never sees half a file.
 pub fn save_png(image: &RgbImage, path: &Path) -> Result<(), DreamError> {
-    let err = |reason: String| DreamError::Image {
+    crate::export::write_atomically(path, |writer| {
+        image
+            .write_to(writer, ImageFormat::Png)
+            .map_err(std::io::Error::other)
+    })
+    .map(drop)
+    .map_err(|err| DreamError::Image {
         action: "cannot write the PNG",
         path: path.to_owned(),
-        reason,
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| err("the path has no file name".into()))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp_path = path.with_file_name(temp_name);
-    let write = || -> Result<(), String> {
-        let file = std::fs::File::create(&temp_path).map_err(|e| e.to_string())?;
-        let mut writer = BufWriter::new(file);
-        image
-            .write_to(&mut writer, ImageFormat::Png)
-            .map_err(|e| e.to_string())?;
-        let file = writer.into_inner().map_err(|e| e.to_string())?;
-        file.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&temp_path, path).map_err(|e| e.to_string())
-    };
-    write().map_err(|reason| {
-        // Best effort: the temporary file is useless once writing failed.
-        let _ = std::fs::remove_file(&temp_path);
-        err(reason)
+        reason: err.to_string(),
     })
 }
 

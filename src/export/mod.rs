@@ -11,7 +11,7 @@ pub mod png;
 pub mod video;
 pub mod wav;
 
-pub use pending::PendingFile;
+pub use pending::{write_atomically, PendingFile};
 pub use video::{find_ffmpeg, Ffmpeg, VideoEncoder, VideoSpec};
 
 use std::path::PathBuf;
