@@ -521,6 +521,7 @@ fn a_failing_ffmpeg_leaves_no_partial_video() {
         &fake,
         "#!/bin/sh\n\
          case \"$*\" in *-version*) echo 'ffmpeg version 9.9-fake'; exit 0;; esac\n\
+         case \"$*\" in *-encoders*) echo ' V....D libx264              H.264'; exit 0;; esac\n\
          head -c 1000 >/dev/null\n\
          echo '[error] Conversion failed: disk on fire' >&2\n\
          exit 1\n",
@@ -715,4 +716,43 @@ fn looking_for_a_gpu_without_a_desktop_session_prints_nothing_of_it() {
     assert!(result.status.success(), "{stderr}");
     assert!(png.is_file());
     assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+}
+
+#[test]
+fn the_ffmpeg_to_use_can_be_named_and_must_have_h264() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 1.0);
+    let out = dir.path().join("x.mp4");
+    // Named but not there: the error names it.
+    let missing = dir.path().join("no/such/ffmpeg");
+    let result = render(&song, &out, &[])
+        .env("DEEP_VISUALIZER_FFMPEG", &missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no/such/ffmpeg"), "{stderr}");
+    // An ffmpeg built without x264: said before any frame is drawn, nothing written.
+    let fake = dir.path().join("ffmpeg-lite");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         case \"$*\" in *-version*) echo 'ffmpeg version 9.9-lite'; exit 0;; esac\n\
+         case \"$*\" in *-encoders*) echo ' A....D aac                  AAC'; exit 0;; esac\n\
+         exit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let result = render(&song, &out, &[])
+        .env("DEEP_VISUALIZER_FFMPEG", &fake)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no H.264 encoder") && stderr.contains("DEEP_VISUALIZER_FFMPEG"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
 }

@@ -291,7 +291,7 @@ fn decode_with_symphonia(path: &Path) -> Result<DecodedAudio, SymphoniaFailure> 
 /// Decodes with the system ffmpeg (`ffprobe` for the layout, `ffmpeg -f f32le` for the samples).
 /// The error is a sentence for the user.
 fn decode_with_ffmpeg(path: &Path) -> Result<DecodedAudio, String> {
-    let probe = Command::new("ffprobe")
+    let probe = Command::new(crate::export::ffprobe_program())
         .args(["-v", "error", "-select_streams", "a:0", "-show_entries"])
         .args(["stream=sample_rate,channels", "-of", "json"])
         .arg(path)
@@ -320,7 +320,7 @@ fn decode_with_ffmpeg(path: &Path) -> Result<DecodedAudio, String> {
         .filter(|&c| c > 0)
         .ok_or_else(|| "ffprobe reports no channel count for its audio".to_string())?
         as usize;
-    let output = Command::new("ffmpeg")
+    let output = Command::new(crate::export::ffmpeg_program())
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
         .args(["-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "-"])

@@ -12,7 +12,9 @@ pub mod video;
 pub mod wav;
 
 pub use pending::{write_atomically, PendingFile};
-pub use video::{find_ffmpeg, Ffmpeg, VideoEncoder, VideoSpec};
+pub use video::{
+    ffmpeg_program, ffprobe_program, find_ffmpeg, Ffmpeg, VideoEncoder, VideoSpec, FFMPEG_ENV,
+};
 
 use std::path::PathBuf;
 
@@ -37,6 +39,17 @@ pub enum ExportError {
         path: PathBuf,
         /// What went wrong.
         reason: String,
+    },
+    /// ffmpeg runs but was built without the H.264 encoder.
+    #[error(
+        "{} has no H.264 encoder (libx264): install a full ffmpeg (Debian/Ubuntu: `sudo apt \
+         install ffmpeg`; macOS: `brew install ffmpeg`) or point ${} at one",
+        path.display(),
+        video::FFMPEG_ENV
+    )]
+    FfmpegWithoutH264 {
+        /// The program that was tried.
+        path: PathBuf,
     },
     /// The video settings cannot be encoded.
     #[error("cannot encode this video: {0}")]

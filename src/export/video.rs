@@ -36,10 +36,38 @@ pub struct Ffmpeg {
     pub version: String,
 }
 
-/// Finds ffmpeg and checks that it runs: `path`, or the one `ffmpeg-sidecar` picks (next to
-/// this executable, else `ffmpeg` on PATH).
+/// Names the ffmpeg program to use instead of the one on `PATH` (a DAW's `PATH` is often not
+/// the shell's).
+pub const FFMPEG_ENV: &str = "DEEP_VISUALIZER_FFMPEG";
+
+/// The ffmpeg program every part of Deep Visualizer runs: `$DEEP_VISUALIZER_FFMPEG`, else the one
+/// `ffmpeg-sidecar` picks (next to this executable, else `ffmpeg` on `PATH`).
+pub fn ffmpeg_program() -> PathBuf {
+    match std::env::var_os(FFMPEG_ENV).filter(|p| !p.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => ffmpeg_sidecar::paths::ffmpeg_path(),
+    }
+}
+
+/// The ffprobe beside [`ffmpeg_program`] (same folder, `ffmpeg` in its name replaced), else
+/// `ffprobe` on `PATH`.
+pub fn ffprobe_program() -> PathBuf {
+    let ffmpeg = ffmpeg_program();
+    let name = ffmpeg
+        .file_name()
+        .map(|n| n.to_string_lossy().replace("ffmpeg", "ffprobe"));
+    match (ffmpeg.parent(), name) {
+        (Some(dir), Some(name)) if !dir.as_os_str().is_empty() && dir.join(&name).is_file() => {
+            dir.join(name)
+        }
+        _ => PathBuf::from("ffprobe"),
+    }
+}
+
+/// Finds ffmpeg and checks that it runs and has the H.264 encoder the videos need: `path`, or
+/// [`ffmpeg_program`].
 pub fn find_ffmpeg(path: Option<&Path>) -> Result<Ffmpeg, ExportError> {
-    let path = path.map_or_else(ffmpeg_sidecar::paths::ffmpeg_path, Path::to_owned);
+    let path = path.map_or_else(ffmpeg_program, Path::to_owned);
     // Spawn it once ourselves to tell "not installed" from "broken".
     match std::process::Command::new(&path)
         .arg("-version")
@@ -64,6 +92,18 @@ pub fn find_ffmpeg(path: Option<&Path>) -> Result<Ffmpeg, ExportError> {
             reason: format!("{e:#}"),
         }
     })?;
+    // Before any long work: an ffmpeg built without x264 fails only at the first frame.
+    let encoders = std::process::Command::new(&path)
+        .args(["-hide_banner", "-encoders"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| ExportError::FfmpegUnusable {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    if !String::from_utf8_lossy(&encoders.stdout).contains(" libx264 ") {
+        return Err(ExportError::FfmpegWithoutH264 { path });
+    }
     Ok(Ffmpeg { path, version })
 }
 
