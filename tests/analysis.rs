@@ -1183,6 +1183,11 @@ fn features_cli_writes_one_csv_row_per_frame() {
 
 /// A 16-bit PCM WAV whose header claims `rate_hz` and `num_channels`, with 4800 frames of data.
 fn wav_with_header(path: &Path, rate_hz: u32, num_channels: u16) {
+    wav_claiming(path, rate_hz, num_channels, None);
+}
+
+/// [`wav_with_header`] whose `data` chunk claims `data_bytes` (default: what it holds).
+fn wav_claiming(path: &Path, rate_hz: u32, num_channels: u16, data_bytes: Option<u32>) {
     let data = vec![0u8; 4800 * 2 * usize::from(num_channels.max(1))];
     let mut bytes = Vec::new();
     bytes.extend_from_slice(b"RIFF");
@@ -1196,7 +1201,7 @@ fn wav_with_header(path: &Path, rate_hz: u32, num_channels: u16) {
     bytes.extend_from_slice(&(2 * num_channels).to_le_bytes());
     bytes.extend_from_slice(&16u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&data_bytes.unwrap_or(data.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&data);
     std::fs::write(path, bytes).unwrap();
 }
@@ -1223,4 +1228,25 @@ fn wav_headers_with_impossible_values_are_clear_errors_at_once() {
         // Refused from the header, not after decoding (a hang of 30 s and 6 GB before).
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
+}
+
+#[test]
+fn a_cut_off_wav_decodes_what_it_holds_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.wav");
+    // The header promises 10 s at 48 kHz mono; the file holds 0.1 s.
+    wav_claiming(&path, 48_000, 1, Some(960_000));
+    let audio = decode_file(&path).expect("what is there decodes");
+    assert_eq!(audio.num_frames(), 4800);
+    let damage = audio.damage.expect("the damage is reported");
+    assert!(
+        damage.contains("promises 960000 bytes")
+            && damage.contains("holds 9600")
+            && damage.contains("read 0.10 s"),
+        "{damage}"
+    );
+    // A sound file reports nothing.
+    let sound = dir.path().join("sound.wav");
+    wav_with_header(&sound, 48_000, 1);
+    assert_eq!(decode_file(&sound).unwrap().damage, None);
 }

@@ -34,6 +34,10 @@ pub struct DecodedAudio {
     pub num_corrupt_packets: usize,
     /// Which decoder read the file.
     pub decoder: Decoder,
+    /// What was wrong with a file that decoded only in part or with errors (a header that
+    /// promises more than the file holds, errors ffmpeg reported), with how much was read;
+    /// `None` for a sound file.
+    pub damage: Option<String>,
 }
 
 /// Which decoder read a file.
@@ -93,7 +97,7 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
     };
     // A header with impossible values must fail here: decoders panic on a 0 Hz WAV and try to
     // allocate for billions of samples per second.
-    check_wav_header(path).map_err(invalid)?;
+    let header_damage = check_wav_header(path).map_err(invalid)?;
     // The decoders are foreign code; a panic on a file nobody foresaw is an error, not a crash.
     let outcome = std::panic::catch_unwind(|| decode_with_symphonia(path)).unwrap_or_else(|_| {
         Err(SymphoniaFailure::Broken(
@@ -129,6 +133,19 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
             path: path.to_owned(),
         });
     }
+    let mut audio = audio;
+    let damage: Vec<String> = [header_damage, audio.damage.take()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !damage.is_empty() {
+        audio.damage = Some(format!(
+            "{} is damaged ({}): read {:.2} s of audio",
+            path.display(),
+            damage.join("; "),
+            audio.duration_s()
+        ));
+    }
     Ok(audio)
 }
 
@@ -136,17 +153,20 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
 /// makes a decoder allocate without bound.
 const MAX_FILE_RATE_HZ: u32 = 1_000_000;
 
-/// Reads a RIFF/WAVE file's `fmt ` chunk (other files pass) and refuses a sample rate of 0 or
-/// over [`MAX_FILE_RATE_HZ`], or no channels, in words for the user.
-fn check_wav_header(path: &Path) -> Result<(), String> {
+/// Reads a RIFF/WAVE file's header (other files pass): refuses a sample rate of 0 or over
+/// [`MAX_FILE_RATE_HZ`], or no channels, in words for the user; returns a warning when the
+/// `data` chunk promises more bytes than the file holds (a cut-off file).
+fn check_wav_header(path: &Path) -> Result<Option<String>, String> {
+    let file_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     let mut head = [0u8; 4096];
     let len = File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .unwrap_or(0);
     let head = &head[..len];
     if len < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
-        return Ok(());
+        return Ok(None);
     }
+    let mut fmt_checked = false;
     let mut at = 12;
     while at + 8 <= head.len() {
         let id = &head[at..at + 4];
@@ -166,11 +186,21 @@ fn check_wav_header(path: &Path) -> Result<(), String> {
                      1 MHz); the file is damaged"
                 ));
             }
-            return Ok(());
+            fmt_checked = true;
+        } else if id == b"data" && fmt_checked {
+            let promised = (at + 8) as u64 + u64::from(size);
+            if promised > file_bytes {
+                return Ok(Some(format!(
+                    "its header promises {} bytes of audio, the file holds {}",
+                    size,
+                    file_bytes.saturating_sub((at + 8) as u64)
+                )));
+            }
+            return Ok(None);
         }
         at += 8 + size as usize + (size as usize & 1);
     }
-    Ok(())
+    Ok(None)
 }
 
 /// How symphonia failed: the file is unreadable, of a kind it does not support, or broken.
@@ -285,6 +315,7 @@ fn decode_with_symphonia(path: &Path) -> Result<DecodedAudio, SymphoniaFailure> 
         channels,
         num_corrupt_packets,
         decoder: Decoder::Symphonia,
+        damage: None,
     })
 }
 
@@ -331,6 +362,12 @@ fn decode_with_ffmpeg(path: &Path) -> Result<DecodedAudio, String> {
     if !output.status.success() {
         return Err(last_line(&output.stderr, "ffmpeg could not decode it"));
     }
+    // `-v error` prints only errors: any line means ffmpeg skipped or guessed part of the file.
+    let damage = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(|l| format!("ffmpeg reported \"{l}\""));
     let mut channels = vec![Vec::new(); num_channels];
     for frame in output.stdout.chunks_exact(4 * num_channels) {
         for (channel, bytes) in channels.iter_mut().zip(frame.chunks_exact(4)) {
@@ -342,6 +379,7 @@ fn decode_with_ffmpeg(path: &Path) -> Result<DecodedAudio, String> {
         channels,
         num_corrupt_packets: 0,
         decoder: Decoder::Ffmpeg,
+        damage,
     })
 }
 

@@ -89,6 +89,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.song.display()
         );
     }
+    if let Some(damage) = &audio.damage {
+        eprintln!("warning: {damage}");
+    }
     if audio.decoder == Decoder::Ffmpeg && !args.quiet {
         eprintln!("decoded {} with the system ffmpeg", args.song.display());
     }

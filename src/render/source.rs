@@ -71,6 +71,9 @@ pub fn load_audio(source: &RenderSource) -> Result<SourceAudio, RenderError> {
                     path.display()
                 ));
             }
+            if let Some(damage) = &audio.damage {
+                warnings.push(damage.clone());
+            }
             if audio.decoder == Decoder::Ffmpeg {
                 warnings.push(format!("decoded {} with the system ffmpeg", path.display()));
             }
