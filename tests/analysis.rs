@@ -1188,7 +1188,20 @@ fn wav_with_header(path: &Path, rate_hz: u32, num_channels: u16) {
 
 /// [`wav_with_header`] whose `data` chunk claims `data_bytes` (default: what it holds).
 fn wav_claiming(path: &Path, rate_hz: u32, num_channels: u16, data_bytes: Option<u32>) {
-    let data = vec![0u8; 4800 * 2 * usize::from(num_channels.max(1))];
+    let samples = vec![0i16; 4800 * usize::from(num_channels.max(1))];
+    pcm16_wav(path, rate_hz, num_channels, &samples, data_bytes);
+}
+
+/// A 16-bit PCM WAV of interleaved `samples`, its header saying `rate_hz` and `num_channels`
+/// and a `data` chunk of `data_bytes` (default: what it holds).
+fn pcm16_wav(
+    path: &Path,
+    rate_hz: u32,
+    num_channels: u16,
+    samples: &[i16],
+    data_bytes: Option<u32>,
+) {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
     let mut bytes = Vec::new();
     bytes.extend_from_slice(b"RIFF");
     bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
@@ -1197,7 +1210,11 @@ fn wav_claiming(path: &Path, rate_hz: u32, num_channels: u16, data_bytes: Option
     bytes.extend_from_slice(&1u16.to_le_bytes());
     bytes.extend_from_slice(&num_channels.to_le_bytes());
     bytes.extend_from_slice(&rate_hz.to_le_bytes());
-    bytes.extend_from_slice(&rate_hz.wrapping_mul(2).to_le_bytes());
+    bytes.extend_from_slice(
+        &rate_hz
+            .wrapping_mul(2 * u32::from(num_channels))
+            .to_le_bytes(),
+    );
     bytes.extend_from_slice(&(2 * num_channels).to_le_bytes());
     bytes.extend_from_slice(&16u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
@@ -1249,4 +1266,73 @@ fn a_cut_off_wav_decodes_what_it_holds_and_says_so() {
     let sound = dir.path().join("sound.wav");
     wav_with_header(&sound, 48_000, 1);
     assert_eq!(decode_file(&sound).unwrap().damage, None);
+}
+
+/// A mono 16-bit WAV of an A (440 Hz) with its fifth, `seconds` long at `rate_hz`.
+fn tone_wav(path: &Path, rate_hz: u32, seconds: f64) {
+    let n = (f64::from(rate_hz) * seconds) as usize;
+    let samples: Vec<i16> = (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate_hz);
+            let x = 0.3 * (t * 440.0 * std::f64::consts::TAU).sin()
+                + 0.2 * (t * 659.26 * std::f64::consts::TAU).sin();
+            (x * 32767.0) as i16
+        })
+        .collect();
+    pcm16_wav(path, rate_hz, 1, &samples, None);
+}
+
+/// The mean chroma row of `deep-visualizer features` on `song`.
+fn mean_chroma_of(song: &Path) -> Vec<f64> {
+    let csv = song.with_extension("csv");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deep-visualizer"))
+        .arg("features")
+        .arg(song)
+        .arg("-o")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(5).map(|v| v.parse().unwrap()).collect())
+        .collect();
+    (0..12)
+        .map(|c| rows.iter().map(|r| r[c]).sum::<f64>() / rows.len() as f64)
+        .collect()
+}
+
+#[test]
+fn files_at_any_sample_rate_give_the_features_of_the_22050_hz_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("ref.wav");
+    tone_wav(&reference, 22_050, 3.0);
+    let want = mean_chroma_of(&reference);
+    assert_eq!(
+        want.iter()
+            .cloned()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap()
+            .0,
+        9,
+        "the reference is an A: {want:?}"
+    );
+    for rate_hz in [8_000, 11_025, 384_000] {
+        let song = dir.path().join(format!("tone_{rate_hz}.wav"));
+        tone_wav(&song, rate_hz, 3.0);
+        let got = mean_chroma_of(&song);
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(diff < 0.05, "{rate_hz} Hz: chroma {got:?} vs {want:?}");
+    }
 }

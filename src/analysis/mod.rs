@@ -52,6 +52,7 @@ pub mod mel;
 pub mod normalize;
 pub mod offline;
 pub mod onset;
+pub mod resample;
 pub mod tuning;
 
 use rustfft::FftPlanner;

@@ -95,6 +95,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if audio.decoder == Decoder::Ffmpeg && !args.quiet {
         eprintln!("decoded {} with the system ffmpeg", args.song.display());
     }
+    let (audio, resampled) = deep_visualizer::analysis::resample::for_analysis(audio, &args.song)?;
+    if let (Some(note), false) = (resampled, args.quiet) {
+        eprintln!("{note}");
+    }
 
     let mut config = AnalyzerConfig::new(audio.sample_rate_hz as f32);
     config.kick_low_hz = args.kick_low_hz;

@@ -77,6 +77,8 @@ pub fn load_audio(source: &RenderSource) -> Result<SourceAudio, RenderError> {
             if audio.decoder == Decoder::Ffmpeg {
                 warnings.push(format!("decoded {} with the system ffmpeg", path.display()));
             }
+            let (audio, resampled) = crate::analysis::resample::for_analysis(audio, path)?;
+            warnings.extend(resampled);
             Ok(SourceAudio {
                 sample_rate_hz: audio.sample_rate_hz,
                 channels: audio.channels,
