@@ -48,16 +48,60 @@ fn quiet_gpu_probe() {
     }
 }
 
-fn main() -> std::process::ExitCode {
-    quiet_gpu_probe();
-    let cli = Cli::parse();
-    let result = match cli.command {
+/// Exit status of a command that hit a bug (a panic): `EX_SOFTWARE`, not Rust's 101.
+const EXIT_INTERNAL_ERROR: u8 = 70;
+
+/// Debug builds only: panic inside the command on purpose, so a test can check that a bug
+/// becomes an internal-error message and exit status, not a Rust panic.
+#[cfg(debug_assertions)]
+const DEBUG_PANIC_ENV: &str = "DEEP_VISUALIZER_DEBUG_PANIC";
+
+/// A panic (a bug) becomes one line that says so and what to report, instead of Rust's panic
+/// text; `RUST_BACKTRACE` still gets the full report.
+fn report_bugs_plainly() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error (a bug in deep-visualizer {}): {message}{location}. Please \
+             report it with the command you ran; RUST_BACKTRACE=1 shows more.",
+            env!("CARGO_PKG_VERSION")
+        );
+    }));
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os(DEBUG_PANIC_ENV).is_some() {
+        panic!("{DEBUG_PANIC_ENV} is set");
+    }
+    match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Features(args) => cli::features::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Weights(args) => cli::weights::run(args),
         Command::Render(args) => cli::render::run(*args),
         Command::Dream(args) => cli::dream::run(args),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    quiet_gpu_probe();
+    report_bugs_plainly();
+    let cli = Cli::parse();
+    let Ok(result) = std::panic::catch_unwind(|| run(cli)) else {
+        return std::process::ExitCode::from(EXIT_INTERNAL_ERROR);
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

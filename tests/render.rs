@@ -756,3 +756,22 @@ fn the_ffmpeg_to_use_can_be_named_and_must_have_h264() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+#[cfg(debug_assertions)]
+fn a_bug_is_an_internal_error_message_not_a_rust_panic() {
+    let result = Command::new(env!("CARGO_BIN_EXE_deep-visualizer"))
+        .args(["weights", "list"])
+        .env("DEEP_VISUALIZER_DEBUG_PANIC", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(70), "{stderr}");
+    assert!(
+        stderr.starts_with("error: internal error (a bug in deep-visualizer")
+            && stderr.contains("Please report it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+}
