@@ -148,11 +148,6 @@ impl DeepVisualizer {
         }
     }
 
-    /// Recorded takes and their renders.
-    pub fn takes_hub(&self) -> Arc<TakesHub> {
-        self.takes.clone()
-    }
-
     /// Starts take recording for `num_channels` channels at `sample_rate_hz`: the ring the audio
     /// thread copies into and the thread that writes it to disk; and, once per instance, the
     /// take renderer (which first renders takes left unrendered in the output folder).

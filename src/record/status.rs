@@ -174,17 +174,6 @@ impl TakesHub {
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()
     }
-
-    /// Whether a take is being recorded or rendered, or waits for it.
-    pub fn is_busy(&self) -> bool {
-        !lock(&self.queue).is_empty()
-            || lock(&self.takes).iter().any(|e| {
-                matches!(
-                    e.state,
-                    TakeState::Recording | TakeState::Waiting | TakeState::Rendering { .. }
-                )
-            })
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -87,11 +87,6 @@ pub fn record_ring(num_channels: usize, capacity_frames: usize) -> (RecordTap, T
 }
 
 impl RecordTap {
-    /// Channels per sample frame.
-    pub fn num_channels(&self) -> usize {
-        self.num_channels
-    }
-
     /// Whether a take is open.
     pub fn is_recording(&self) -> bool {
         self.in_take
@@ -199,11 +194,6 @@ impl TapReader {
             }
         }
         Some(event)
-    }
-
-    /// Whether the audio thread's end is gone (the plugin dropped its tap).
-    pub fn is_abandoned(&self) -> bool {
-        self.events.is_abandoned()
     }
 }
 
