@@ -467,6 +467,16 @@ pub struct RenderRecord {
 }
 
 impl RenderRecord {
+    /// A record of this build's render: `video`, or `None` when it was cancelled.
+    pub fn new(video: Option<PathBuf>, resolution_px: u32, num_frames: u64) -> Self {
+        Self {
+            video,
+            resolution_px,
+            num_frames,
+            program_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+
     /// Writes `dir/render.json` through a temporary file, synced, then renamed.
     pub fn write(&self, dir: &Path) -> Result<(), TakeError> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| TakeError::BadManifest {

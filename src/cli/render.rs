@@ -414,12 +414,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(take) = &args.take {
         if summary.video == deep_visualizer::take::video_path(take) && take.is_dir() {
             // The take's own video: the plugin will not render it again when it next loads.
-            let record = deep_visualizer::take::RenderRecord {
-                video: Some(summary.video.clone()),
-                resolution_px: summary.size_px.0.max(summary.size_px.1),
-                num_frames: summary.num_frames,
-                program_version: env!("CARGO_PKG_VERSION").to_owned(),
-            };
+            let record = deep_visualizer::take::RenderRecord::new(
+                Some(summary.video.clone()),
+                summary.size_px.0.max(summary.size_px.1),
+                summary.num_frames,
+            );
             if let Err(err) = record.write(take) {
                 eprintln!("warning: {err}");
             }

@@ -299,12 +299,11 @@ fn render_take(
     );
     match outcome {
         Ok(Ok(summary)) => {
-            let record = RenderRecord {
-                video: Some(summary.video.clone()),
-                resolution_px: job.settings.resolution_px,
-                num_frames: summary.num_frames,
-                program_version: env!("CARGO_PKG_VERSION").to_owned(),
-            };
+            let record = RenderRecord::new(
+                Some(summary.video.clone()),
+                job.settings.resolution_px,
+                summary.num_frames,
+            );
             if request.resolution_px.is_none() {
                 if let Err(err) = record.write(&request.dir) {
                     nice_plug::nice_log!("{err}");
@@ -320,12 +319,7 @@ fn render_take(
         }
         Ok(Err(RenderError::Cancelled)) => {
             if request.resolution_px.is_none() && !RenderRecord::exists(&request.dir) {
-                let record = RenderRecord {
-                    video: None,
-                    resolution_px: job.settings.resolution_px,
-                    num_frames: 0,
-                    program_version: env!("CARGO_PKG_VERSION").to_owned(),
-                };
+                let record = RenderRecord::new(None, job.settings.resolution_px, 0);
                 if let Err(err) = record.write(&request.dir) {
                     nice_plug::nice_log!("{err}");
                 }
