@@ -16,59 +16,10 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 use deep_visualizer::dream::{dream_rng, DreamSettings, Dreamer, GradientNorm, Objective};
-use deep_visualizer::models::inception::{expected_tensors, InceptionV1, Layer, Preprocess};
-use rand::{Rng, SeedableRng};
+use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
 
-fn random_full_width_checkpoint(path: &std::path::Path) {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = expected_tensors(1)
-        .into_iter()
-        .map(|(key, shape)| {
-            let fan_in: usize = shape.iter().skip(1).product();
-            let values: Vec<f32> = (0..shape.iter().product::<usize>())
-                .map(|_| {
-                    if key.ends_with("running_var") {
-                        rng.random_range(0.5..1.5)
-                    } else if key.ends_with("conv.weight") {
-                        // Uniform with He's variance: 2 / fan_in.
-                        rng.random_range(-1.0..1.0) * (6.0 / fan_in as f32).sqrt()
-                    } else {
-                        rng.random_range(-0.1..0.1)
-                            + if key.ends_with("bn.weight") { 1.0 } else { 0.0 }
-                    }
-                })
-                .collect();
-            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (key, shape, bytes)
-        })
-        .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
-        .iter()
-        .map(|(key, shape, bytes)| {
-            let view =
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-                    .expect("sizes match shapes");
-            (key.clone(), view)
-        })
-        .collect();
-    std::fs::write(
-        path,
-        safetensors::serialize(views, None).expect("serialise"),
-    )
-    .expect("write");
-}
-
-fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
-        .unwrap_or_else(|| default.to_vec())
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
+mod support;
+use support::{env_list, median, random_googlenet_checkpoint};
 
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing to select.
@@ -76,7 +27,7 @@ fn main() {
     let num_steps = env_list("DEEPDREAM_BENCH_STEPS", &[10])[0].max(1);
     let dir = tempfile::tempdir().expect("temp dir");
     let weights = dir.path().join("googlenet_random.safetensors");
-    random_full_width_checkpoint(&weights);
+    random_googlenet_checkpoint(&weights);
     // As the CLI sets up its model threads.
     deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
     let device = Device::flex();

@@ -23,6 +23,9 @@ use deep_visualizer::models::device::ComputeDevice;
 use deep_visualizer::render::source::{analyse, load_audio, write_span_wav, Harmony, RenderSource};
 use deep_visualizer::settings::VisualSettings;
 
+mod support;
+use support::env_or;
+
 /// CPU seconds this process and its waited-for children used, from `/proc/self/stat` (Linux).
 /// On a shared machine it shows the work done, where wall time also shows waiting.
 fn cpu_seconds() -> f64 {
@@ -48,13 +51,6 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
     let (wall, cpu) = (Instant::now(), cpu_seconds());
     let out = f();
     (out, wall.elapsed().as_secs_f64(), cpu_seconds() - cpu)
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// A 44.1 kHz stereo 16-bit WAV: chords every 2 s over a kick every 0.5 s (as in

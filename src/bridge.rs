@@ -79,6 +79,17 @@ pub struct FeatureFrame {
     pub live: LiveLevels,
 }
 
+/// Frames every feature queue of this process dropped: the plugin's own figure for a session
+/// with several instances (the soak test reads it from the host's side).
+static NUM_DROPPED_IN_PROCESS: AtomicU64 = AtomicU64::new(0);
+
+/// Feature frames dropped so far by every queue in this process because their reader fell
+/// behind.
+pub fn num_dropped_in_process() -> u64 {
+    // Relaxed: a statistic, read without ordering other memory.
+    NUM_DROPPED_IN_PROCESS.load(Ordering::Relaxed)
+}
+
 /// The audio-thread end of the feature queue.
 pub struct FeatureProducer {
     /// The lock-free ring's write end.
@@ -120,8 +131,9 @@ impl FeatureProducer {
         match self.ring.push(frame) {
             Ok(()) => true,
             Err(_) => {
-                // Relaxed: the count is a statistic; no other memory is published through it.
+                // Relaxed: the counts are statistics; no other memory is published through them.
                 self.num_dropped.fetch_add(1, Ordering::Relaxed);
+                NUM_DROPPED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
                 false
             }
         }

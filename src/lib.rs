@@ -17,6 +17,7 @@ pub mod editor;
 pub mod engine;
 pub mod export;
 pub mod models;
+pub mod panic_guard;
 pub mod params;
 pub mod record;
 pub mod render;
@@ -182,6 +183,7 @@ impl DeepVisualizer {
                 num_threads: service.num_threads,
                 device: service.device,
                 scan_dir: Some(record::output_dir(saved.as_deref())),
+                params: self.params.clone(),
             };
             match TakeRenderer::start(self.takes.clone(), config) {
                 Ok(renderer) => self.take_renderer = Some(renderer),

@@ -63,6 +63,10 @@ fn report_bugs_plainly() {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
+        // A panic the program handles (a decoder that fails on a damaged file) is not a bug.
+        if deep_visualizer::panic_guard::is_guarded() {
+            return;
+        }
         let message = info
             .payload()
             .downcast_ref::<&str>()
@@ -96,6 +100,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The error and its causes on one line, `context: error: cause`, leaving out a cause whose
+/// words the line already has (our errors name their OS reason in their own message).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 fn main() -> std::process::ExitCode {
     quiet_gpu_probe();
     report_bugs_plainly();
@@ -113,12 +134,12 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::from(clap_err.exit_code().clamp(0, 255) as u8)
             }
             Err(err) => {
-                eprintln!("error: {err:#}");
+                eprintln!("error: {}", error_text(&err));
                 std::process::ExitCode::FAILURE
             }
         },
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             std::process::ExitCode::FAILURE
         }
     }

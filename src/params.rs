@@ -219,6 +219,9 @@ pub struct SessionState {
     pub output_dir: Option<PathBuf>,
     /// Editor window size in logical pixels, width then height.
     pub editor_size: (u32, u32),
+    /// The ffmpeg program takes are encoded with; `None` uses `$DEEP_VISUALIZER_FFMPEG`, else
+    /// the one beside the plugin or on `PATH` (a DAW's `PATH` is often not the shell's).
+    pub ffmpeg_path: Option<PathBuf>,
 }
 
 impl Default for SessionState {
@@ -230,6 +233,7 @@ impl Default for SessionState {
             dream_image_path: None,
             output_dir: None,
             editor_size: (960, 640),
+            ffmpeg_path: None,
         }
     }
 }
@@ -252,9 +256,20 @@ impl SessionState {
                 *class = (*class).min(NUM_IMAGENET_CLASSES - 1);
             }
         }
+        // A window of 0 or a million pixels is a damaged project, not a wish.
+        let (width, height) = self.editor_size;
+        self.editor_size = (
+            width.clamp(MIN_EDITOR_SIDE_PX, MAX_EDITOR_SIDE_PX),
+            height.clamp(MIN_EDITOR_SIDE_PX, MAX_EDITOR_SIDE_PX),
+        );
         self
     }
 }
+
+/// The smallest editor side a project may ask for, in logical pixels.
+const MIN_EDITOR_SIDE_PX: u32 = 200;
+/// The largest editor side a project may ask for, in logical pixels (beyond an 8K screen).
+const MAX_EDITOR_SIDE_PX: u32 = 8192;
 
 /// The key of [`SessionState`] among the plugin state's persisted fields.
 const SESSION_FIELD_KEY: &str = "session";
@@ -617,6 +632,21 @@ mod tests {
         let classes = new.classes.unwrap();
         assert_eq!(&classes[..3], &[999, 999, 999]);
         assert_eq!(classes[3], 0);
+    }
+
+    #[test]
+    fn migrate_keeps_the_editor_size_on_a_screen() {
+        let size = |editor_size| {
+            SessionState {
+                editor_size,
+                ..SessionState::default()
+            }
+            .migrate()
+            .editor_size
+        };
+        assert_eq!(size((0, 0)), (200, 200));
+        assert_eq!(size((u32::MAX, 100_000)), (8192, 8192));
+        assert_eq!(size((1234, 777)), (1234, 777));
     }
 
     #[test]

@@ -57,12 +57,15 @@ const MAX_BLOCK_FRAMES: u32 = 1 << 20;
 pub const ADOPT_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 /// Most channels a take may have.
 pub const MAX_CHANNELS: u16 = 64;
+/// The most silence (in bytes of samples) a take's forward jumps may add when it is laid onto
+/// the transport, beyond as much as the take holds: 1 GiB, over an hour of 48 kHz stereo.
+const MAX_SILENCE_BYTES: u64 = 1 << 30;
 
 /// Why a take could not be written or read; each message names the take and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum TakeError {
     /// The file system refused.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {source}{}", path.display(), crate::export::io_hint(source))]
     Io {
         /// What was being done.
         action: &'static str,
@@ -637,16 +640,23 @@ impl Take {
                 path: self.dir.clone(),
             });
         };
-        // A take's span is bounded by what it holds plus the jumps between its blocks; refuse
-        // a span whose silence alone would take more memory than a day of audio.
-        let span = u64::try_from(end - start).unwrap_or(u64::MAX);
-        let max_span = u64::from(self.manifest.sample_rate_hz) * 86_400;
-        if span > max_span {
+        // A take's span is what it holds plus the silence of forward jumps (a click ahead in
+        // the timeline while recording). Damaged positions would ask for terabytes of silence:
+        // allow as much silence as the take holds audio, or MAX_SILENCE_BYTES, whichever is more.
+        let span = u64::try_from(i128::from(end) - i128::from(start)).unwrap_or(u64::MAX);
+        let silence_bytes = span
+            .saturating_sub(self.num_frames())
+            .saturating_mul(num_channels as u64 * 4);
+        let held_bytes = self.num_frames() * num_channels as u64 * 4;
+        if silence_bytes > held_bytes.max(MAX_SILENCE_BYTES) {
             return Err(TakeError::BadManifest {
                 path: self.dir.clone(),
                 reason: format!(
-                    "its blocks span {span} samples of transport (over a day): the positions are \
-                     damaged"
+                    "its blocks span {span} samples of transport but hold {} (a gap of over {} \
+                     hours): the block positions are damaged",
+                    self.num_frames(),
+                    span.saturating_sub(self.num_frames())
+                        / (u64::from(self.manifest.sample_rate_hz) * 3600).max(1)
                 ),
             });
         }
@@ -755,6 +765,27 @@ mod tests {
         left.push(4.0);
         assert_eq!(flat.channels[0], left);
         assert_eq!(flat.channels[1][1], -5.0);
+    }
+
+    #[test]
+    fn damaged_positions_are_an_error_not_terabytes_of_silence() {
+        for far in [i64::MAX - 1, i64::MIN, 48_000 * 3600 * 24 * 365] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = TakeWriter::create(dir.path(), "far", manifest(2)).unwrap();
+            w.write_block(0, &[1.0, -1.0]).unwrap();
+            w.write_block(far, &[2.0, -2.0]).unwrap();
+            let take = Take::open(&w.finish().unwrap()).unwrap();
+            let err = take.flatten().unwrap_err().to_string();
+            assert!(err.contains("block positions are damaged"), "{err}");
+        }
+        // A click ahead in the timeline while recording: 10 minutes of silence are kept.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = TakeWriter::create(dir.path(), "jump", manifest(1)).unwrap();
+        w.write_block(0, &[1.0]).unwrap();
+        w.write_block(48_000 * 600, &[2.0]).unwrap();
+        let flat = Take::open(&w.finish().unwrap()).unwrap().flatten().unwrap();
+        assert_eq!(flat.channels[0].len(), 48_000 * 600 + 1);
+        assert_eq!(flat.channels[0][48_000 * 600], 2.0);
     }
 
     #[test]

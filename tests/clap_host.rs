@@ -445,6 +445,7 @@ fn state_and_every_parameter_round_trip_into_a_fresh_instance() {
         dream_image_path: Some(PathBuf::from("/tmp/base image ü.png")),
         output_dir: Some(PathBuf::from("/tmp/videos")),
         editor_size: (1234, 777),
+        ffmpeg_path: Some(PathBuf::from("/opt/ffmpeg 6/bin/ffmpeg")),
     };
     assert_ne!(session, SessionState::default());
     let saved = save_state(&mut first);

@@ -8,7 +8,8 @@
 //! starts a new segment of the same take; record off writes nothing; an output folder that
 //! cannot be written is an error while audio passes through; ten minutes processed as fast as
 //! the host can lose no sample; takes left unrendered (here: the weights were missing) render
-//! when the plugin next loads.
+//! when the plugin next loads; the ffmpeg set in the plugin (saved with the project) is the one
+//! that encodes takes.
 //!
 //! The plugin reads its output folder and weights from the environment, which is one per
 //! process, so these tests run one at a time (`ENV_LOCK`).
@@ -26,7 +27,8 @@ use deep_visualizer::take::{Take, RENDER_RECORD_FILE};
 mod common;
 use common::clicks::{assert_in_sync, click_track};
 use common::{
-    load_entry, new_instance, param_id, probe, tiny_weights, transport_at, HostBlocks, TestHost,
+    decode_state, encode_state_like, load_entry, load_state, new_instance, param_id, probe,
+    save_state, tiny_weights, transport_at, HostBlocks, TestHost,
 };
 
 const RATE_HZ: u32 = 48_000;
@@ -133,35 +135,16 @@ fn host_run(
                     let play = script.play(start);
                     let transport =
                         transport_at(play.position_samples, f64::from(RATE_HZ), play.playing);
-                    for buffer in &mut main_out {
-                        buffer[..len].fill(f32::NAN);
-                    }
-                    let main_channels: Vec<InputChannel<f32>> = main_in
-                        .iter_mut()
-                        .map(|b| InputChannel::variable(&mut b[..len]))
-                        .collect();
-                    // An unconnected sidechain, as hosts pass it: constant silence.
-                    let side_channels: Vec<InputChannel<f32>> = side_in
-                        .iter_mut()
-                        .map(|b| InputChannel::constant(&mut b[..len]))
-                        .collect();
-                    blocks.process(
+                    num_differing += blocks.process_track(
                         &mut processor,
-                        main_channels,
-                        Some(side_channels),
+                        &mut main_in,
+                        &mut side_in,
                         &mut main_out,
                         len,
                         &events,
                         Some(start as u64),
                         Some(&transport),
                     );
-                    for (a, b) in main_in.iter().zip(&main_out) {
-                        num_differing += a[..len]
-                            .iter()
-                            .zip(&b[..len])
-                            .filter(|(x, y)| x.to_bits() != y.to_bits())
-                            .count();
-                    }
                     start += len;
                 }
                 (processor.stop_processing(), num_differing)
@@ -362,6 +345,53 @@ fn two_plays_make_two_takes_that_render_when_the_plugin_next_loads() {
         let frames: u64 = probe(&video, "v", "nb_read_frames").parse().unwrap();
         assert!(frames > 0, "{}", video.display());
     }
+}
+
+#[test]
+fn the_ffmpeg_set_in_the_plugin_encodes_takes() {
+    let env = test_env(true);
+    // An ffmpeg that notes each run, as a user's own build in an odd folder would be found.
+    let tools = tempfile::tempdir().unwrap();
+    let marker = tools.path().join("ran");
+    let wrapper = tools.path().join("my ffmpeg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexec ffmpeg \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let entry = load_entry();
+    let mut instance = new_instance(&entry);
+    // Set as a project saved with it: the session field of the plugin's state.
+    let saved = save_state(&mut instance);
+    let mut json = decode_state(&saved);
+    let mut session: serde_json::Value =
+        serde_json::from_str(json["fields"]["session"].as_str().unwrap()).unwrap();
+    session["ffmpeg_path"] = serde_json::Value::String(wrapper.display().to_string());
+    json["fields"]["session"] = serde_json::Value::String(session.to_string());
+    load_state(&mut instance, &encode_state_like(&saved, &json));
+
+    assert_eq!(
+        host_run(&mut instance, RATE_HZ as usize, &noise, &PlayFrom(0)),
+        0
+    );
+    wait_rendered(env.out.path(), Duration::from_secs(600));
+    drop(instance);
+    let takes = takes_in(env.out.path());
+    assert_eq!(takes.len(), 1);
+    let frames: u64 = probe(&takes[0].with_extension("mp4"), "v", "nb_read_frames")
+        .parse()
+        .unwrap();
+    assert!(frames > 0);
+    let runs = std::fs::read_to_string(&marker).expect("the plugin ran the ffmpeg it was given");
+    assert!(runs.contains("libx264"), "it encoded with it: {runs}");
 }
 
 /// The transport stays stopped; record is on.

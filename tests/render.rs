@@ -775,3 +775,93 @@ fn a_bug_is_an_internal_error_message_not_a_rust_panic() {
     );
     assert!(!stderr.contains("panicked at"), "{stderr}");
 }
+
+/// A small tmpfs mounted for one test (unmounted on drop), standing in for a full disk.
+struct SmallDisk {
+    /// The mount point.
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// A tmpfs of `size_kib`, or `None` where mounting is not allowed (not root); in CI the
+    /// test must run, so there it fails instead.
+    fn mount(size_kib: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !mounted {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root and must be able to mount a tmpfs"
+            );
+            eprintln!("skipped: cannot mount a tmpfs here (not root)");
+            return None;
+        }
+        Some(Self { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything in the disk.
+    fn contents(&self) -> Vec<String> {
+        std::fs::read_dir(self.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 10.0);
+    let Some(disk) = SmallDisk::mount(24) else {
+        return;
+    };
+    // render: the span's audio (10 s, 441 kB) does not fit.
+    let result = render(&song, &disk.path().join("video.mp4"), &["--fps", "5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    assert_eq!(disk.contents(), Vec::<String>::new(), "{stderr}");
+
+    // features: the CSV does not fit.
+    let features = || {
+        Command::new(env!("CARGO_BIN_EXE_deep-visualizer"))
+            .arg("features")
+            .arg(&song)
+            .arg("--out")
+            .arg(disk.path().join("features.csv"))
+            .output()
+            .unwrap()
+    };
+    let result = features();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_ne!(result.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    assert!(stderr.contains("features.csv"), "{stderr}");
+    assert_eq!(disk.contents(), Vec::<String>::new(), "{stderr}");
+
+    // An older file of the same name survives a write that does not fit.
+    std::fs::write(disk.path().join("features.csv"), "kept\n").unwrap();
+    assert_ne!(features().status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(disk.path().join("features.csv")).unwrap(),
+        "kept\n"
+    );
+    assert_eq!(disk.contents(), ["features.csv"]);
+}

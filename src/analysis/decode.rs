@@ -99,9 +99,10 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
     // allocate for billions of samples per second.
     let header_damage = check_wav_header(path).map_err(invalid)?;
     // The decoders are foreign code; a panic on a file nobody foresaw is an error, not a crash.
-    let outcome = std::panic::catch_unwind(|| decode_with_symphonia(path)).unwrap_or_else(|_| {
-        Err(SymphoniaFailure::Broken(
-            "the built-in decoder failed on its header".to_owned(),
+    // A panic there means only that the built-in decoders cannot read the file: ffmpeg may.
+    let outcome = crate::panic_guard::catch(|| decode_with_symphonia(path)).unwrap_or_else(|_| {
+        Err(SymphoniaFailure::Unsupported(
+            "the built-in decoder failed on it".to_owned(),
         ))
     });
     let audio = match outcome {

@@ -168,8 +168,6 @@ fn write_rows(out: &mut impl Write, rows: &[FeatureRow]) -> std::io::Result<()> 
 
 /// Writes the CSV through the one atomic writer (temporary beside `path`, synced, renamed).
 fn write_csv_atomically(path: &Path, rows: &[FeatureRow]) -> anyhow::Result<()> {
-    deep_visualizer::export::write_atomically(path, |writer| {
-        write_rows(writer, rows).map_err(std::io::Error::other)
-    })?;
+    deep_visualizer::export::write_atomically(path, |writer| write_rows(writer, rows))?;
     Ok(())
 }

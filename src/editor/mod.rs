@@ -7,11 +7,12 @@
 //! missing; the achieved frame rate and latency; and the controls. Parameter edits go through the
 //! host's begin/set/end, so automation records them.
 //!
-//! One module per part: [`picture`], [`meters`], [`status`], [`controls`], [`classes`],
-//! [`takes`] (the record button and the takes panel).
+//! One module per part: [`picture`], [`meters`], [`status`], [`controls`] (with
+//! [`file_picker`]), [`classes`], [`takes`] (the record button and the takes panel).
 
 mod classes;
 mod controls;
+mod file_picker;
 mod meters;
 mod picture;
 mod status;
@@ -119,6 +120,7 @@ impl NiceEguiApp for EditorApp {
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         // Each window has its own egui context: textures from an earlier one are dead.
         self.picture = picture::Picture::default();
+        return_freed_memory();
         self.fields = controls::Fields::from_session(&self.params);
         self.gui = Some(gui);
         // The editor (and its window size) was created before the host restored the project:
@@ -182,6 +184,19 @@ impl NiceEguiApp for EditorApp {
         });
         // The picture and the meters move with the music: draw again soon.
         ui.ctx().request_repaint_after(Duration::from_millis(16));
+    }
+}
+
+/// Gives the memory earlier windows freed back to the system. Software OpenGL (Mesa's llvmpipe,
+/// on machines without a GPU driver) starts rasterizer threads for each window; glibc gives each
+/// new thread's allocations an arena of their own and keeps what they freed, so without this a
+/// host's memory grew by about 3.5 MB per opening of the editor until glibc's arenas were all
+/// in use (measured: 130 MB to 400 MB over 40 openings, flat with this).
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

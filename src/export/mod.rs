@@ -75,7 +75,7 @@ pub enum ExportError {
         log: String,
     },
     /// A file operation failed.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}: {source}{}", path.display(), io_hint(source))]
     Io {
         /// What was being done, e.g. "creating".
         what: &'static str,
@@ -93,6 +93,21 @@ pub enum ExportError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// What to do about the I/O errors users can fix themselves, after the system's words.
+pub fn io_hint(error: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
+            " (the disk is full: free some space or choose another folder; nothing was left \
+             half-written)"
+        }
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            " (this folder cannot be written: choose another folder or change its permissions)"
+        }
+        _ => "",
+    }
 }
 
 impl ExportError {

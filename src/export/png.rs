@@ -20,7 +20,14 @@ pub fn write_png(
         image::ExtendedColorType::Rgb8,
         image::ImageFormat::Png,
     )
-    .map_err(|e| ExportError::io("writing", path, std::io::Error::other(e)))?;
+    .map_err(|e| {
+        // The OS's own error keeps its kind (a full disk is said as such).
+        let error = match e {
+            image::ImageError::IoError(io) => io,
+            other => std::io::Error::other(other),
+        };
+        ExportError::io("writing", path, error)
+    })?;
     pending.commit()?;
     Ok(())
 }

@@ -142,7 +142,7 @@ fn probe_wgpu() -> &'static WgpuProbe {
     WGPU.get_or_init(|| {
         // wgpu and the drivers below it are foreign code; a panic there must not take the
         // host down, it only means "no GPU".
-        let outcome = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
+        let outcome = crate::panic_guard::catch(|| Device::wgpu_options().init_with_setup());
         let result = match outcome {
             Ok(Ok((device, setup))) => {
                 let info = setup.adapter.get_info();
@@ -157,7 +157,7 @@ fn probe_wgpu() -> &'static WgpuProbe {
                 Ok((device, setup, description))
             }
             Ok(Err(err)) => Err(err.to_string()),
-            Err(_) => Err("the wgpu driver panicked while starting".to_owned()),
+            Err(panic) => Err(format!("the wgpu driver panicked while starting: {panic}")),
         };
         WgpuProbe { result }
     })

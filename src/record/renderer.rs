@@ -10,7 +10,7 @@
 //! `render.lock` in the take folder, and a finished one leaves `render.json`.
 
 use std::fs::File;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use super::status::{RenderRequest, TakeState, TakesHub};
 use crate::models::device::DevicePreference;
+use crate::params::DeepVisualizerParams;
 use crate::render::models::{biggan_model_id, ModelPaths, GOOGLENET_MODEL_ID};
 use crate::render::service::{installed, ModelState};
 use crate::render::{render, Progress, RenderError, RenderJob, RenderSource};
@@ -38,7 +39,7 @@ pub const RENDER_LOCK_FILE: &str = "render.lock";
 const BATCH_SIZE: usize = 2;
 
 /// How the renderer runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RendererConfig {
     /// Threads the models may use.
     pub num_threads: usize,
@@ -46,6 +47,8 @@ pub struct RendererConfig {
     pub device: DevicePreference,
     /// Look for unrendered takes in this folder when starting.
     pub scan_dir: Option<PathBuf>,
+    /// The instance's settings, read at each render: the ffmpeg the user set in the editor.
+    pub params: Arc<DeepVisualizerParams>,
 }
 
 /// The running renderer; dropping it cancels the render in progress (the take stays
@@ -262,6 +265,12 @@ fn render_take(
         }
     };
     job.device = Some(config.device);
+    job.ffmpeg = config
+        .params
+        .session
+        .read()
+        .ok()
+        .and_then(|session| session.ffmpeg_path.clone());
     let cancel = hub.cancel_flag();
     cancel.store(false, Ordering::Release);
     set(TakeState::Rendering {
@@ -291,7 +300,8 @@ fn render_take(
         };
         set(TakeState::Rendering { stage, fraction });
     };
-    let outcome = catch_unwind(AssertUnwindSafe(|| render(&job, &mut progress, &cancel)));
+    let outcome =
+        crate::panic_guard::catch(AssertUnwindSafe(|| render(&job, &mut progress, &cancel)));
     let keep = format!(
         "The take is kept: it renders the next time the plugin loads, or run \
          `deep-visualizer render --take \"{}\"`",
@@ -332,10 +342,7 @@ fn render_take(
             set(TakeState::Failed(message));
         }
         Err(panic) => {
-            let message = format!(
-                "the renderer failed ({}). {keep}",
-                crate::render::service::panic_message(panic.as_ref())
-            );
+            let message = format!("the renderer failed ({panic}). {keep}");
             nice_plug::nice_log!("rendering {}: {message}", request.dir.display());
             set(TakeState::Failed(message));
         }

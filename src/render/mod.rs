@@ -75,6 +75,9 @@ pub struct RenderJob {
     pub use_previous_classes: bool,
     /// BigGAN: reuse the noise and class vectors recorded beside `video` by an earlier render.
     pub use_previous_vectors: bool,
+    /// The ffmpeg program to encode with; `None` looks it up
+    /// ([`crate::export::ffmpeg_program`]).
+    pub ffmpeg: Option<PathBuf>,
 }
 
 impl RenderJob {
@@ -93,6 +96,7 @@ impl RenderJob {
             frames_dir: None,
             use_previous_classes: false,
             use_previous_vectors: false,
+            ffmpeg: None,
         }
     }
 }
@@ -407,7 +411,7 @@ pub fn render(
     check_job(job)?;
     let fps = job.settings.frame_rate();
     // Before any long work: the encoder, the output folder, the base picture.
-    let ffmpeg = find_ffmpeg(None)?;
+    let ffmpeg = find_ffmpeg(job.ffmpeg.as_deref())?;
     PendingFile::new(&job.video)?;
     let base_picture = match (&job.settings.dream.image, job.settings.engine) {
         (Some(path), EngineKind::Deepdream) => Some(load_rgb8(path).map_err(RenderError::Picture)?),

@@ -15,7 +15,7 @@
 //! the CPU backend and retries.
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
@@ -289,13 +289,13 @@ fn run(
         let mut service = Service::new(hub.clone(), config.clone());
         // Acquire: pairs with the Release store in `stop`.
         while !stop.load(Ordering::Acquire) {
-            let busy = catch_unwind(AssertUnwindSafe(|| {
+            let busy = crate::panic_guard::catch(AssertUnwindSafe(|| {
                 service.step(&params, &mut features, &mut frames_in)
             }));
             match busy {
                 Ok(true) => {}
                 Ok(false) => std::thread::sleep(Duration::from_millis(4)),
-                Err(panic) => service.recover(&panic_message(panic.as_ref())),
+                Err(panic) => service.recover(&panic),
             }
         }
     };
@@ -306,14 +306,6 @@ fn run(
     *hub.frames_in.lock().unwrap_or_else(PoisonError::into_inner) = Some(frames_in);
     hub.update(|s| *s = ServiceStatus::default());
     features
-}
-
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
 /// Which loaded model a cache entry is.

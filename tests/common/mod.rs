@@ -96,6 +96,19 @@ pub fn load_entry() -> PluginEntry {
     unsafe { PluginEntry::load(&path) }.expect("the plugin library loads as a CLAP entry")
 }
 
+/// The plugin linked into this test binary (not the library file): its statics, such as the
+/// feature queues' drop count, are the ones the test reads.
+pub fn load_linked_entry() -> PluginEntry {
+    // SAFETY: the entry is our own plugin's, linked into this binary; clack's descriptor is the
+    // same C struct (CLAP's `clap_plugin_entry`) under another crate's name.
+    unsafe {
+        let descriptor = &*(std::ptr::addr_of!(deep_visualizer::clap_entry)
+            as *const clack_host::entry::EntryDescriptor);
+        PluginEntry::load_from_raw(descriptor, c"/linked/deep_visualizer.clap")
+    }
+    .expect("the linked plugin entry initialises")
+}
+
 pub fn new_instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
     let host_info = HostInfo::new("deep-visualizer tests", "tests", "", "0.1").unwrap();
     PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), entry, PLUGIN_ID, &host_info)
@@ -231,6 +244,57 @@ impl HostBlocks {
                 transport,
             )
             .expect("process() succeeds");
+    }
+}
+
+impl HostBlocks {
+    /// One block of a track with an unconnected sidechain (constant silence, as hosts pass
+    /// it): `main_in` goes in, `main_out` is filled with NaN first so an output the plugin did
+    /// not write shows. Returns how many output samples differ from the input bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn process_track(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        main_in: &mut [Vec<f32>],
+        side_in: &mut [Vec<f32>],
+        main_out: &mut [Vec<f32>],
+        len: usize,
+        events: &[ParamValueEvent],
+        steady_time: Option<u64>,
+        transport: Option<&TransportEvent>,
+    ) -> usize {
+        for buffer in main_out.iter_mut() {
+            buffer[..len].fill(f32::NAN);
+        }
+        let main_channels: Vec<InputChannel<f32>> = main_in
+            .iter_mut()
+            .map(|b| InputChannel::variable(&mut b[..len]))
+            .collect();
+        let side_channels: Vec<InputChannel<f32>> = side_in
+            .iter_mut()
+            .map(|b| InputChannel::constant(&mut b[..len]))
+            .collect();
+        self.process(
+            processor,
+            main_channels,
+            Some(side_channels),
+            main_out,
+            len,
+            events,
+            steady_time,
+            transport,
+        );
+        main_in
+            .iter()
+            .zip(main_out.iter())
+            .map(|(a, b)| {
+                a[..len]
+                    .iter()
+                    .zip(&b[..len])
+                    .filter(|(x, y)| x.to_bits() != y.to_bits())
+                    .count()
+            })
+            .sum()
     }
 }
 
