@@ -776,35 +776,75 @@ fn a_bug_is_an_internal_error_message_not_a_rust_panic() {
     assert!(!stderr.contains("panicked at"), "{stderr}");
 }
 
-/// A small tmpfs mounted for one test (unmounted on drop), standing in for a full disk.
+/// A folder that takes only `size_kib` more: a small tmpfs mounted for the test (unmounted on
+/// drop; root only), or an ordinary folder with the commands' file size limited (RLIMIT_FSIZE:
+/// the OS then fails writes past it, as a full disk fails them).
 struct SmallDisk {
-    /// The mount point.
+    /// The folder.
     dir: tempfile::TempDir,
+    /// A tmpfs is mounted on it.
+    mounted: bool,
+    /// Its size.
+    size_kib: u32,
 }
 
 impl SmallDisk {
-    /// A tmpfs of `size_kib`, or `None` where mounting is not allowed (not root); in CI the
-    /// test must run, so there it fails instead.
-    fn mount(size_kib: u32) -> Option<Self> {
+    /// A tmpfs of `size_kib`, where mounting is allowed.
+    fn tmpfs(size_kib: u32) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size_kib}k"), "tmpfs"])
             .arg(dir.path())
             .output()
             .is_ok_and(|out| out.status.success());
-        if !mounted {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI runs as root and must be able to mount a tmpfs"
-            );
-            eprintln!("skipped: cannot mount a tmpfs here (not root)");
-            return None;
+        mounted.then_some(Self {
+            dir,
+            mounted,
+            size_kib,
+        })
+    }
+
+    /// An ordinary folder whose commands may write files of `size_kib` at most.
+    fn limited(size_kib: u32) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            mounted: false,
+            size_kib,
         }
-        Some(Self { dir })
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// `cmd`, limited to the disk's size where no tmpfs could be mounted.
+    fn limit(&self, mut cmd: Command) -> Command {
+        if !self.mounted {
+            let bytes = u64::from(self.size_kib) * 1024;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: bytes,
+                        rlim_max: bytes,
+                    };
+                    libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+                    // Without this the OS kills the writer instead of failing its write.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
+        cmd
+    }
+
+    /// What the error says where the disk ran out.
+    fn full_words(&self) -> &'static str {
+        if self.mounted {
+            "the disk is full"
+        } else {
+            "choose another folder; nothing was left half-written"
+        }
     }
 
     /// Everything in the disk.
@@ -818,7 +858,9 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
+        if self.mounted {
+            let _ = Command::new("umount").arg(self.dir.path()).status();
+        }
     }
 }
 
@@ -827,32 +869,42 @@ fn a_full_disk_is_a_clear_error_and_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let song = dir.path().join("song.wav");
     write_song(&song, 10.0);
-    let Some(disk) = SmallDisk::mount(24) else {
-        return;
-    };
+    // A real small disk where the test may mount one (as root: CI), and a size limit always.
+    let disks = [SmallDisk::tmpfs(24), Some(SmallDisk::limited(24))];
+    for disk in disks.iter().flatten() {
+        fill_the_disk(&song, disk);
+    }
+}
+
+/// `render` and `features` into `disk`, which cannot take their output.
+fn fill_the_disk(song: &Path, disk: &SmallDisk) {
     // render: the span's audio (10 s, 441 kB) does not fit.
-    let result = render(&song, &disk.path().join("video.mp4"), &["--fps", "5"])
+    let result = disk
+        .limit(render(
+            song,
+            &disk.path().join("video.mp4"),
+            &["--fps", "5"],
+        ))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the disk is full"), "{stderr}");
+    assert!(stderr.contains(disk.full_words()), "{stderr}");
     assert_eq!(disk.contents(), Vec::<String>::new(), "{stderr}");
 
     // features: the CSV does not fit.
     let features = || {
-        Command::new(env!("CARGO_BIN_EXE_deep-visualizer"))
-            .arg("features")
-            .arg(&song)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_deep-visualizer"));
+        cmd.arg("features")
+            .arg(song)
             .arg("--out")
-            .arg(disk.path().join("features.csv"))
-            .output()
-            .unwrap()
+            .arg(disk.path().join("features.csv"));
+        disk.limit(cmd).output().unwrap()
     };
     let result = features();
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_ne!(result.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("the disk is full"), "{stderr}");
+    assert!(stderr.contains(disk.full_words()), "{stderr}");
     assert!(stderr.contains("features.csv"), "{stderr}");
     assert_eq!(disk.contents(), Vec::<String>::new(), "{stderr}");
 

@@ -99,9 +99,13 @@ pub enum ExportError {
 pub fn io_hint(error: &std::io::Error) -> &'static str {
     use std::io::ErrorKind;
     match error.kind() {
-        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
             " (the disk is full: free some space or choose another folder; nothing was left \
              half-written)"
+        }
+        ErrorKind::FileTooLarge => {
+            " (the file is larger than this folder's file system or a size limit allows: \
+             choose another folder; nothing was left half-written)"
         }
         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
             " (this folder cannot be written: choose another folder or change its permissions)"
