@@ -168,6 +168,41 @@ fn open_editor(instance: &mut PluginInstance<TestHost>, win: u32) -> PluginGui {
     gui
 }
 
+/// Where the Output folder's Browse button is in the window with one take listed (see
+/// `takes.png`).
+const BROWSE_OUTPUT_AT: (i16, i16) = (914, 614);
+/// Escape in the X server's default keymap.
+const ESCAPE_KEYCODE: u8 = 9;
+
+/// A left click at window position `x`, `y` of the first host window (at the screen's origin),
+/// through the XTEST extension, as a user's mouse.
+fn click(conn: &RustConnection, screen_num: usize, x: i16, y: i16) {
+    use x11rb::protocol::xtest::ConnectionExt as _;
+    let root = conn.setup().roots[screen_num].root;
+    for (kind, detail) in [
+        (xproto::MOTION_NOTIFY_EVENT, 0),
+        (xproto::BUTTON_PRESS_EVENT, 1),
+        (xproto::BUTTON_RELEASE_EVENT, 1),
+    ] {
+        conn.xtest_fake_input(kind, detail, x11rb::CURRENT_TIME, root, x, y, 0)
+            .unwrap();
+        conn.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+    }
+}
+
+/// Presses and releases the key `keycode`.
+fn press_key(conn: &RustConnection, screen_num: usize, keycode: u8) {
+    use x11rb::protocol::xtest::ConnectionExt as _;
+    let root = conn.setup().roots[screen_num].root;
+    for kind in [xproto::KEY_PRESS_EVENT, xproto::KEY_RELEASE_EVENT] {
+        conn.xtest_fake_input(kind, keycode, x11rb::CURRENT_TIME, root, 0, 0, 0)
+            .unwrap();
+        conn.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+    }
+}
+
 fn close_editor(instance: &mut PluginInstance<TestHost>, gui: &PluginGui) {
     let handle = instance.plugin_handle();
     let _ = gui.hide(&handle);
@@ -351,7 +386,26 @@ fn the_editor_shows_live_pictures_and_survives_reopening() {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(500));
-    screenshot(&conn, win).save(dir.join("takes.png")).unwrap();
+    let takes_shot = screenshot(&conn, win);
+    takes_shot.save(dir.join("takes.png")).unwrap();
+
+    // Browse next to the Output folder (the last row in view here) opens the file browser over
+    // the window: its backdrop dims the picture; Escape closes it.
+    click(&conn, screen_num, BROWSE_OUTPUT_AT.0, BROWSE_OUTPUT_AT.1);
+    std::thread::sleep(Duration::from_millis(500));
+    let picker_shot = screenshot(&conn, win);
+    picker_shot.save(dir.join("file_browser.png")).unwrap();
+    let brightness = |shot: &image::RgbImage| {
+        let area = picture_area(shot);
+        area.iter().map(|&c| f64::from(c)).sum::<f64>() / area.len() as f64
+    };
+    assert!(
+        brightness(&picker_shot) < 0.8 * brightness(&takes_shot),
+        "Browse did not open the file browser; see {}",
+        dir.join("file_browser.png").display()
+    );
+    press_key(&conn, screen_num, ESCAPE_KEYCODE);
+    std::thread::sleep(Duration::from_millis(300));
     close_editor(&mut instance, &gui);
 
     // Opening and closing the editor 50 times neither crashes nor leaks. Measured while open:

@@ -233,7 +233,11 @@ fn path_row(
             .on_hover_text("Choose in a file browser")
             .clicked()
         {
-            let text = fields.text_mut(field).trim().to_owned();
+            // An empty output folder means the default (or the override): start there.
+            let mut text = fields.text_mut(field).trim().to_owned();
+            if text.is_empty() && field == PathField::OutputDir {
+                text = fields.default_output_dir.clone();
+            }
             let current = (!text.is_empty()).then(|| PathBuf::from(text));
             fields.picker = Some((field, FilePicker::new(field.kind(), current.as_deref())));
         }

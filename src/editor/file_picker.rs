@@ -167,7 +167,7 @@ impl FilePicker {
     pub fn ui(&mut self, ctx: &egui::Context) -> PickOutcome {
         let title = match self.kind {
             PickKind::Picture => "Choose DeepDream's picture (PNG or JPEG)",
-            PickKind::Folder => "Choose a folder",
+            PickKind::Folder => "Choose the folder for takes and videos",
             PickKind::Program => "Choose the ffmpeg program",
         };
         let modal =
