@@ -166,6 +166,14 @@ put("plugin_state", "state_v2", json.dumps(state).encode())
 old = dict(state, fields={"session": json.dumps({"version": 0, "classes": [5000] * 12, "seed": 1})})
 put("plugin_state", "state_v0", json.dumps(old).encode())
 
+# ---------------------------------------------------------------- pictures
+for ext, args in {"png": [], "jpg": ["-q:v", "5"]}.items():
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=16x12:rate=1",
+                    "-frames:v", "1", *args, "-y", f"/tmp/seed.{ext}"], check=True)
+    with open(f"/tmp/seed.{ext}", "rb") as f:
+        put("picture", ext, f.read())
+    os.remove(f"/tmp/seed.{ext}")
+
 # ---------------------------------------------------------------- takes
 manifest = {
     "format": "deep-visualizer-take", "version": 1, "program_version": "0.1.0",

@@ -9,7 +9,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(decode_audio checkpoint npy plugin_state take)
+    targets=(decode_audio checkpoint npy plugin_state take picture)
 fi
 cargo +nightly fuzz build --fuzz-dir fuzz
 # cargo fuzz builds with this; the runs need it too.
