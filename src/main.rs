@@ -67,12 +67,7 @@ fn report_bugs_plainly() {
         if deep_visualizer::panic_guard::is_guarded() {
             return;
         }
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
+        let message = deep_visualizer::panic_guard::message(info.payload());
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

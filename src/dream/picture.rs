@@ -31,11 +31,7 @@ pub fn save_png(image: &RgbImage, path: &Path) -> Result<(), DreamError> {
     crate::export::write_atomically(path, |writer| {
         image
             .write_to(writer, ImageFormat::Png)
-            .map_err(|e| match e {
-                // The OS's own error keeps its kind (a full disk is said as such).
-                image::ImageError::IoError(io) => io,
-                other => std::io::Error::other(other),
-            })
+            .map_err(crate::export::png::image_io_error)
     })
     .map(drop)
     .map_err(|err| DreamError::Image {

@@ -33,16 +33,18 @@ impl PathField {
         }
     }
 
-    /// Stores `text` (empty: unset) in the session.
-    fn apply(self, params: &DeepVisualizerParams, text: &str) {
+    /// Stores `text` (empty: unset) in the session; returns what was stored.
+    fn apply(self, params: &DeepVisualizerParams, text: &str) -> Option<PathBuf> {
         let value = (!text.is_empty()).then(|| PathBuf::from(text));
         if let Ok(mut session) = params.session.write() {
-            match self {
-                PathField::Picture => session.dream_image_path = value,
-                PathField::OutputDir => session.output_dir = value,
-                PathField::Ffmpeg => session.ffmpeg_path = value,
-            }
+            let slot = match self {
+                PathField::Picture => &mut session.dream_image_path,
+                PathField::OutputDir => &mut session.output_dir,
+                PathField::Ffmpeg => &mut session.ffmpeg_path,
+            };
+            *slot = value.clone();
         }
+        value
     }
 }
 
@@ -168,10 +170,9 @@ impl Fields {
     /// Stores `field`'s text in the session (and checks a new ffmpeg).
     fn apply(&mut self, params: &DeepVisualizerParams, field: PathField) {
         let text = self.text_mut(field).trim().to_owned();
-        field.apply(params, &text);
+        let value = field.apply(params, &text);
         if field == PathField::Ffmpeg {
-            self.ffmpeg_check
-                .start((!text.is_empty()).then(|| PathBuf::from(text)));
+            self.ffmpeg_check.start(value);
         }
     }
 }

@@ -49,7 +49,6 @@ pub struct Listing {
 pub fn list_dir(dir: &Path, kind: PickKind) -> Result<Listing, String> {
     let read = std::fs::read_dir(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
     let mut entries = Vec::new();
-    let mut num_left_out = 0;
     for item in read.flatten() {
         let name = item.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
@@ -60,13 +59,13 @@ pub fn list_dir(dir: &Path, kind: PickKind) -> Result<Listing, String> {
         if !is_dir && !accepts(kind, Path::new(&name)) {
             continue;
         }
-        if entries.len() == MAX_ENTRIES {
-            num_left_out += 1;
-            continue;
-        }
         entries.push(Entry { name, is_dir });
     }
+    // Sorted before the cut, so a huge folder shows its folders and first names, not whichever
+    // entries the file system gave first.
     entries.sort_by_cached_key(|e| (!e.is_dir, e.name.to_lowercase()));
+    let num_left_out = entries.len().saturating_sub(MAX_ENTRIES);
+    entries.truncate(MAX_ENTRIES);
     Ok(Listing {
         entries,
         num_left_out,
@@ -302,9 +301,14 @@ mod tests {
         for i in 0..MAX_ENTRIES + 5 {
             std::fs::write(root.path().join(format!("frame{i:05}.png")), b"").unwrap();
         }
+        std::fs::create_dir(root.path().join("zz folder")).unwrap();
         let listing = list_dir(root.path(), PickKind::Picture).unwrap();
         assert_eq!(listing.entries.len(), MAX_ENTRIES);
-        assert_eq!(listing.num_left_out, 5);
+        assert_eq!(listing.num_left_out, 6);
+        // The folder and the first names by order, whatever order the file system gives.
+        assert_eq!(listing.entries[0].name, "zz folder");
+        assert_eq!(listing.entries[1].name, "frame00000.png");
+        assert_eq!(listing.entries[MAX_ENTRIES - 1].name, "frame01998.png");
     }
 
     #[test]

@@ -20,14 +20,16 @@ pub fn write_png(
         image::ExtendedColorType::Rgb8,
         image::ImageFormat::Png,
     )
-    .map_err(|e| {
-        // The OS's own error keeps its kind (a full disk is said as such).
-        let error = match e {
-            image::ImageError::IoError(io) => io,
-            other => std::io::Error::other(other),
-        };
-        ExportError::io("writing", path, error)
-    })?;
+    .map_err(|e| ExportError::io("writing", path, image_io_error(e)))?;
     pending.commit()?;
     Ok(())
+}
+
+/// An image encoder's error as an I/O error; the OS's own error keeps its kind (a full disk is
+/// said as such).
+pub fn image_io_error(error: image::ImageError) -> std::io::Error {
+    match error {
+        image::ImageError::IoError(io) => io,
+        other => std::io::Error::other(other),
+    }
 }
