@@ -8,8 +8,8 @@
 //!
 //! Environment: `BIGGAN_BENCH_RUNS` (timed runs per batch size, default 5),
 //! `BIGGAN_BENCH_PROFILE=1` (per-stage times of one batch-1 run), `BIGGAN_BENCH_VARIANTS=1` (also
-//! time the other convolution formulations), `BIGGAN_BENCH_GPU=0` (skip wgpu), `BIGGAN_BENCH_RES` (128,
-//! 256 or 512).
+//! time the other convolution formulations), `BIGGAN_BENCH_GPU=0` (skip wgpu), `BIGGAN_BENCH_CPU=0`
+//! (skip the CPU backend), `BIGGAN_BENCH_RES` (128, 256 or 512).
 
 use std::time::{Duration, Instant};
 
@@ -17,27 +17,8 @@ use deep_visualizer::models::biggan::exec::{ConvOp, ExecOptions};
 use deep_visualizer::models::biggan::{truncated_noise_sample, BigGan, BigGanConfig};
 use deep_visualizer::models::device::{ComputeBackend, ComputeDevice, DevicePreference};
 
-/// CPU seconds this process has used (user + system), from `/proc/self/stat` (Linux; 0
-/// elsewhere). On a shared machine it shows the work done, where wall time also shows waiting.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may contain spaces) start at state, field 3.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |idx: usize| {
-        fields
-            .get(idx)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the state; the
-    // kernel's USER_HZ is 100 on every Linux we run on.
-    (ticks(11) + ticks(12)) / 100.0
-}
+mod support;
+use support::cpu_seconds;
 
 /// Wall and CPU seconds per call of `f`, averaged over `runs` after one warm-up.
 fn time_op(name: &str, runs: usize, mut f: impl FnMut()) {
@@ -224,7 +205,10 @@ fn main() {
     }
     // As the CLI sets up its model threads.
     deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
-    let mut devices = vec![ComputeDevice::cpu()];
+    let mut devices = Vec::new();
+    if !std::env::var("BIGGAN_BENCH_CPU").is_ok_and(|v| v == "0") {
+        devices.push(ComputeDevice::cpu());
+    }
     if !std::env::var("BIGGAN_BENCH_GPU").is_ok_and(|v| v == "0") {
         match ComputeDevice::select(DevicePreference::Gpu) {
             Ok(gpu) => devices.push(gpu),
@@ -250,7 +234,10 @@ fn main() {
             "{device}: model built in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let runs = if device.backend() == ComputeBackend::Wgpu {
+        // A software adapter (lavapipe) is slow: two runs unless asked for more.
+        let runs = if device.backend() == ComputeBackend::Wgpu
+            && std::env::var("BIGGAN_BENCH_RUNS").is_err()
+        {
             runs.min(2)
         } else {
             runs

@@ -10,16 +10,18 @@
 //! The ImageNet checkpoint is not available on the build machines, so the network gets
 //! deterministic random weights through a temporary safetensors file in torchvision's layout
 //! (timing does not depend on the values). `DEEPDREAM_BENCH_SIZES=224,512` and
-//! `DEEPDREAM_BENCH_STEPS=10` override the sizes and the number of timed steps.
+//! `DEEPDREAM_BENCH_STEPS=10` override the sizes and the number of timed steps;
+//! `DEEPDREAM_BENCH_DEVICE=gpu` runs it through wgpu instead (`bench/gpu.sh`).
 
 use std::time::Instant;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use deep_visualizer::dream::{dream_rng, DreamSettings, Dreamer, GradientNorm, Objective};
+use deep_visualizer::models::device::{ComputeDevice, DevicePreference};
 use deep_visualizer::models::inception::{InceptionV1, Layer, Preprocess};
 
 mod support;
-use support::{env_list, median, random_googlenet_checkpoint};
+use support::{cpu_seconds, env_list, median, random_googlenet_checkpoint};
 
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing to select.
@@ -30,7 +32,13 @@ fn main() {
     random_googlenet_checkpoint(&weights);
     // As the CLI sets up its model threads.
     deep_visualizer::models::subnormals::flush_subnormals_on_model_threads();
-    let device = Device::flex();
+    let (device, backend) = if std::env::var("DEEPDREAM_BENCH_DEVICE").is_ok_and(|v| v == "gpu") {
+        let gpu = ComputeDevice::select(DevicePreference::Gpu).expect("a wgpu adapter");
+        println!("{gpu}");
+        (gpu.device().clone(), "wgpu")
+    } else {
+        (ComputeDevice::cpu().device().clone(), "flex")
+    };
     let net = InceptionV1::load(&weights, Preprocess::Pretrained, &device).expect("load");
 
     for (label, norm) in [
@@ -62,19 +70,24 @@ fn main() {
                 x = dreamer.step(x, 0, 10, &mut rng).expect("step");
             }
             device.sync().expect("sync");
-            let mut times = Vec::with_capacity(num_steps);
+            let (mut times, mut cpu_times) = (Vec::new(), Vec::new());
             for step_idx in 0..num_steps {
-                let start = Instant::now();
+                let (start, cpu) = (Instant::now(), cpu_seconds());
                 x = dreamer
                     .step(x, step_idx, num_steps, &mut rng)
                     .expect("step");
                 device.sync().expect("sync");
                 times.push(start.elapsed().as_secs_f64());
+                cpu_times.push(cpu_seconds() - cpu);
             }
             let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+            // CPU time shows the work done on a shared machine, where wall time also shows
+            // waiting (the kernel counts it in 10 ms ticks: a median over steps).
             println!(
-                "burn flex {label} {size}x{size}: {:.4} s/step (median of {num_steps}, min {min:.4})",
-                median(times)
+                "burn {backend} {label} {size}x{size}: {:.4} s/step (median of {num_steps}, min {min:.4}); \
+                 cpu {:.4} s/step",
+                median(times),
+                median(cpu_times)
             );
         }
     }
@@ -92,5 +105,8 @@ fn main() {
         let _ = out.into_data();
         forward.push(start.elapsed().as_secs_f64());
     }
-    println!("burn flex forward only 224x224: {:.4} s", median(forward));
+    println!(
+        "burn {backend} forward only 224x224: {:.4} s",
+        median(forward)
+    );
 }

@@ -1,10 +1,32 @@
-//! What the benches share: environment knobs, the median, the music the live bench plays, and
+//! What the benches share: environment knobs, the median, this process's CPU time, the music the live bench plays, and
 //! a full-width GoogLeNet checkpoint with random weights (the ImageNet one is not on the build
 //! machines; timing does not depend on the values).
 
 #![allow(dead_code)]
 
 use rand::{Rng, SeedableRng};
+
+/// CPU seconds this process has used (user + system), from `/proc/self/stat` (Linux; 0
+/// elsewhere). On a shared machine it shows the work done, where wall time also shows waiting.
+pub fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) start at state, field 3.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |idx: usize| {
+        fields
+            .get(idx)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the state; the
+    // kernel's USER_HZ is 100 on every Linux we run on.
+    (ticks(11) + ticks(12)) / 100.0
+}
 
 /// `name` from the environment as a number, else `default`.
 pub fn env_or(name: &str, default: usize) -> usize {

@@ -4,5 +4,6 @@
 pub mod biggan;
 pub mod checkpoint;
 pub mod device;
+pub mod fused;
 pub mod inception;
 pub mod subnormals;

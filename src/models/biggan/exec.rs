@@ -15,6 +15,7 @@ use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::Tensor;
 
 use super::model::{upsample_nearest_2x, BigGanModule, Conv2d, Layer};
+use crate::models::fused;
 
 /// Which formulations to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,6 +259,15 @@ pub fn subpixel_kernel(weight: Tensor<4>) -> Tensor<4> {
 /// `[B, 4·out, H+1, W+1]` phase outputs -> `[B, out, 2H, 2W]`, pixel (2i+a, 2j+b) from phase
 /// (a, b) at (i + a, j + b).
 pub fn interleave_phases(y: Tensor<4>, height: usize, width: usize) -> Tensor<4> {
+    if fused::on_host(&y) {
+        fused::interleave_phases(y, height, width)
+    } else {
+        interleave_phases_burn(y, height, width)
+    }
+}
+
+/// [`interleave_phases`] in burn ops, for the GPU backends.
+pub(crate) fn interleave_phases_burn(y: Tensor<4>, height: usize, width: usize) -> Tensor<4> {
     let [batch, channels, _, _] = y.dims();
     let c_out = channels / 4;
     let phase = |a: usize, b: usize| -> Tensor<4> {

@@ -6,13 +6,14 @@
 //! quirks that matter for parity.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 
 use super::config::BigGanConfig;
 use super::exec::{AttentionPlan, BlockPlan, LayerPlan, Plan};
+use crate::models::fused;
 
 /// A linear layer `y = x · weight + bias`, with the weight stored `[in, out]`.
 #[derive(Module, Debug)]
@@ -169,28 +170,26 @@ impl CondBatchNorm {
         let (mean, var) = self.stats.interpolate(row); // [C], [C]
         let channels = mean.dims()[0];
         Normalization {
-            mean: mean.reshape([1, channels, 1, 1]),
+            mean: mean.reshape([1, channels]),
             inv_std: var.add_scalar(eps).sqrt().recip().unsqueeze_dim::<2>(0),
         }
     }
 
-    /// `relu((x - mean) / sqrt(var + eps) * (1 + scale(cond)) + offset(cond))`.
+    /// `relu((x - mean) / sqrt(var + eps) * (1 + scale(cond)) + offset(cond))`, computed as
+    /// `relu(x · gain + bias)` with per-sample, per-channel `gain` and `bias`: one pass over `x`
+    /// (see [`fused`]) instead of four.
     pub fn forward_relu(&self, x: Tensor<4>, cond: &Tensor<2>, norm: &Normalization) -> Tensor<4> {
-        let [batch, channels, _, _] = x.dims();
         let gain = self.scale.forward(cond.clone()).add_scalar(1.0) * norm.inv_std.clone(); // [B, C]
-        let bias = self.offset.forward(cond.clone()); // [B, C]
-        let centred = x - norm.mean.clone(); // [B, C, H, W]
-        relu(
-            centred * gain.reshape([batch, channels, 1, 1]) + bias.reshape([batch, channels, 1, 1]),
-        )
+        let bias = self.offset.forward(cond.clone()) - norm.mean.clone() * gain.clone(); // [B, C]
+        fused::affine_relu(x, gain, bias)
     }
 }
 
 /// The truncation-dependent part of a conditional batch norm.
 #[derive(Debug, Clone)]
 pub struct Normalization {
-    /// `[1, C, 1, 1]` interpolated mean.
-    pub mean: Tensor<4>,
+    /// `[1, C]` interpolated mean.
+    pub mean: Tensor<2>,
     /// `[1, C]` `1 / sqrt(var + eps)` of the interpolated variance.
     pub inv_std: Tensor<2>,
 }
@@ -217,22 +216,18 @@ impl BatchNorm {
         }
     }
 
-    /// `(alpha, beta)`, each `[1, C, 1, 1]`, with `batch_norm(x) = x * alpha + beta`, the form
+    /// `(alpha, beta)`, each `[1, C]`, with `batch_norm(x) = x * alpha + beta`, the form
     /// torch's CPU kernel computes.
-    pub fn affine(&self, row: StatsRow, eps: f64) -> (Tensor<4>, Tensor<4>) {
+    pub fn affine(&self, row: StatsRow, eps: f64) -> (Tensor<2>, Tensor<2>) {
         let (mean, var) = self.stats.interpolate(row); // [C], [C]
-        let channels = mean.dims()[0];
         let alpha = self.weight.val() * var.add_scalar(eps).sqrt().recip(); // [C]
         let beta = self.bias.val() - mean * alpha.clone(); // [C]
-        (
-            alpha.reshape([1, channels, 1, 1]),
-            beta.reshape([1, channels, 1, 1]),
-        )
+        (alpha.unsqueeze_dim(0), beta.unsqueeze_dim(0))
     }
 
     /// `relu(batch_norm(x))` with `affine`'s `(alpha, beta)`.
-    pub fn forward_relu(x: Tensor<4>, affine: &(Tensor<4>, Tensor<4>)) -> Tensor<4> {
-        relu(x * affine.0.clone() + affine.1.clone())
+    pub fn forward_relu(x: Tensor<4>, affine: &(Tensor<2>, Tensor<2>)) -> Tensor<4> {
+        fused::affine_relu(x, affine.0.clone(), affine.1.clone())
     }
 }
 
@@ -315,12 +310,7 @@ impl GenBlock {
         } else {
             x
         };
-        let skip = if self.up_sample {
-            upsample_nearest_2x(skip)
-        } else {
-            skip
-        };
-        h + skip
+        fused::add_skip(h, skip, self.up_sample)
     }
 }
 
@@ -452,7 +442,7 @@ pub struct Normalizations {
     /// For each `layers.{i}`: its four conditional BNs (`None` for the attention block).
     pub blocks: Vec<Option<[Normalization; 4]>>,
     /// The final BN's `(alpha, beta)`.
-    pub last: (Tensor<4>, Tensor<4>),
+    pub last: (Tensor<2>, Tensor<2>),
 }
 
 impl Normalizations {
