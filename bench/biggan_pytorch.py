@@ -50,6 +50,22 @@ LAYERS = {
 LAYERS[512] = LAYERS[256] + [(False, 1, 1), (True, 1, 1)]
 
 
+def random_biggan(resolution, device="cpu"):
+    """A biggan-deep of the real configuration with random weights (seed 0), in eval mode."""
+    torch.manual_seed(0)
+    config = BigGANConfig(output_dim=resolution, layers=LAYERS[resolution])
+    model = BigGAN(config).to(device)
+    with torch.no_grad():
+        model.generator.bn.weight.fill_(1.0)
+        model.generator.bn.bias.zero_()
+        # Two power iterations (train-mode forwards) give the spectral norms sane sigmas, so
+        # activations stay finite and normal (no denormals or NaNs that could skew timings).
+        model.train()
+        for _ in range(2):
+            model(torch.zeros(1, 128, device=device), torch.zeros(1, 1000, device=device), 1.0)
+    return model.eval()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
@@ -65,18 +81,7 @@ def main():
             torch.cuda.synchronize()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    config = BigGANConfig(output_dim=args.resolution, layers=LAYERS[args.resolution])
-    model = BigGAN(config).to(device)
-    with torch.no_grad():
-        model.generator.bn.weight.fill_(1.0)
-        model.generator.bn.bias.zero_()
-        # Two power iterations (train-mode forwards) give the spectral norms sane sigmas, so
-        # activations stay finite and normal (no denormals or NaNs that could skew timings).
-        model.train()
-        for _ in range(2):
-            model(torch.zeros(1, 128, device=device), torch.zeros(1, 1000, device=device), 1.0)
-    model.eval()
+    model = random_biggan(args.resolution, device)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"biggan-deep-{args.resolution}, random weights, {device}")
     rng = np.random.default_rng(0)

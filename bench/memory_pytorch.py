@@ -22,22 +22,14 @@ import time
 import numpy as np
 import torch
 
-from biggan_pytorch import LAYERS, BigGAN, BigGANConfig
+from biggan_pytorch import BigGAN, BigGANConfig, random_biggan
 
 
 def make_weights(out_dir, resolution):
-    torch.manual_seed(0)
-    config = BigGANConfig(output_dim=resolution, layers=LAYERS[resolution])
-    model = BigGAN(config)
-    with torch.no_grad():
-        model.generator.bn.weight.fill_(1.0)
-        model.generator.bn.bias.zero_()
-        model.train()
-        for _ in range(2):
-            model(torch.zeros(1, 128), torch.zeros(1, 1000), 1.0)
+    model = random_biggan(resolution)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(config.to_dict(), f)
+        json.dump(model.config.to_dict(), f)
     torch.save(model.state_dict(), os.path.join(out_dir, "pytorch_model.bin"))
 
 

@@ -30,11 +30,11 @@ import time
 import librosa
 import numpy as np
 import torch
-from pytorch_pretrained_biggan import BigGAN, BigGANConfig, truncated_noise_sample
+from pytorch_pretrained_biggan import truncated_noise_sample
+
+from biggan_pytorch import random_biggan
 
 FPS = 22050 / 512
-LAYERS_128 = [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8),
-              (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1)]
 
 
 def cpu_seconds():
@@ -161,15 +161,7 @@ def main():
         _, wall, cpu = timed(lambda: direct(*features))
         rows.append(("director (seed loop)", per_s(wall), per_s(cpu)))
 
-        config = BigGANConfig(output_dim=128, layers=LAYERS_128)
-        model = BigGAN(config)
-        with torch.no_grad():
-            model.generator.bn.weight.fill_(1.0)
-            model.generator.bn.bias.zero_()
-            model.train()
-            for _ in range(2):
-                model(torch.zeros(1, 128), torch.zeros(1, 1000), 1.0)
-        model.eval()
+        model = random_biggan(128)
         rng = np.random.default_rng(0)
 
         def draw(n):
