@@ -16,7 +16,7 @@ use rayon::prelude::*;
 const MIN_ELEMENTS_PER_TASK: usize = 16 * 1024;
 
 /// Whether `x` lives in host memory as `f32` (burn's CPU backend), where the fused passes run.
-pub(crate) fn on_host(x: &Tensor<4>) -> bool {
+fn on_host(x: &Tensor<4>) -> bool {
     x.dtype() == DType::F32 && x.device() == Device::flex()
 }
 
@@ -111,11 +111,13 @@ pub fn add_skip(h: Tensor<4>, skip: Tensor<4>, up_sample: bool) -> Tensor<4> {
 
 /// The four phase outputs of a sub-pixel up-sampling convolution, `[B, 4·C, H+1, W+1]` with
 /// phase (a, b) in channels `(2a + b)·C ..`, interleaved into `[B, C, 2H, 2W]`: pixel
-/// (2i+a, 2j+b) from phase (a, b) at (i + a, j + b). See `biggan::exec::interleave_phases`,
-/// whose burn form (two stacks of four views) copies the data twice on one thread.
-/// Only for tensors [`on_host`].
+/// (2i+a, 2j+b) from phase (a, b) at (i + a, j + b). The burn form of it
+/// (`biggan::exec::interleave_phases_burn`: two stacks of four views) copies the data twice on
+/// one thread.
 pub fn interleave_phases(y: Tensor<4>, height: usize, width: usize) -> Tensor<4> {
-    debug_assert!(on_host(&y));
+    if !on_host(&y) {
+        return super::biggan::exec::interleave_phases_burn(y, height, width);
+    }
     let device = y.device();
     let [batch, channels, phase_h, phase_w] = y.dims();
     let c_out = channels / 4;

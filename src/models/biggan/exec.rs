@@ -228,7 +228,7 @@ pub fn im2col(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<3> {
 /// input rows i-1, i, i. So phase (a, b) is a 2×2 convolution of the input whose taps are
 /// sums of the 3×3 taps: for a = 0 the rows are (w0, w1 + w2), for a = 1 (w0 + w1, w2).
 /// Run with padding 1, the (H+1)×(W+1) output holds phase (a, b) at offset (a, b); see
-/// [`interleave_phases`].
+/// [`fused::interleave_phases`].
 pub fn subpixel_kernel(weight: Tensor<4>) -> Tensor<4> {
     let rows = |w: &Tensor<4>, a: usize| -> Tensor<4> {
         let r = |k: usize| w.clone().narrow(2, k, 1); // [out, in, 1, 3]
@@ -257,16 +257,7 @@ pub fn subpixel_kernel(weight: Tensor<4>) -> Tensor<4> {
 }
 
 /// `[B, 4·out, H+1, W+1]` phase outputs -> `[B, out, 2H, 2W]`, pixel (2i+a, 2j+b) from phase
-/// (a, b) at (i + a, j + b).
-pub fn interleave_phases(y: Tensor<4>, height: usize, width: usize) -> Tensor<4> {
-    if fused::on_host(&y) {
-        fused::interleave_phases(y, height, width)
-    } else {
-        interleave_phases_burn(y, height, width)
-    }
-}
-
-/// [`interleave_phases`] in burn ops, for the GPU backends.
+/// (a, b) at (i + a, j + b), in burn ops (what [`fused::interleave_phases`] runs off the CPU).
 pub(crate) fn interleave_phases_burn(y: Tensor<4>, height: usize, width: usize) -> Tensor<4> {
     let [batch, channels, _, _] = y.dims();
     let c_out = channels / 4;
@@ -303,7 +294,7 @@ impl BlockPlan {
         match (up_sample, self.conv_1_subpixel) {
             (true, true) => {
                 let [_, _, height, width] = h.dims();
-                interleave_phases(self.conv_1.forward(h), height, width)
+                fused::interleave_phases(self.conv_1.forward(h), height, width)
             }
             (true, false) => self.conv_1.forward(upsample_nearest_2x(h)),
             (false, _) => self.conv_1.forward(h),
