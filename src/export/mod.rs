@@ -11,7 +11,7 @@ pub mod png;
 pub mod video;
 pub mod wav;
 
-pub use pending::{write_atomically, PendingFile};
+pub use pending::{write_atomically, write_atomically_with, Durability, PendingFile};
 pub use video::{
     ffmpeg_program, ffprobe_program, find_ffmpeg, Ffmpeg, VideoEncoder, VideoSpec, FFMPEG_ENV,
 };

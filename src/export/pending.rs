@@ -66,10 +66,18 @@ impl PendingFile {
 
     /// Pushes the complete file to the disk and renames it to its destination, replacing any
     /// file there.
-    pub fn commit(mut self) -> Result<PathBuf, ExportError> {
-        File::open(&self.temp_path)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| ExportError::io("writing", &self.temp_path, e))?;
+    pub fn commit(self) -> Result<PathBuf, ExportError> {
+        self.commit_with(Durability::Synced)
+    }
+
+    /// Renames the complete file to its destination, pushing it to the disk first when
+    /// `durability` says so.
+    pub fn commit_with(mut self, durability: Durability) -> Result<PathBuf, ExportError> {
+        if durability == Durability::Synced {
+            File::open(&self.temp_path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| ExportError::io("writing", &self.temp_path, e))?;
+        }
         std::fs::rename(&self.temp_path, &self.final_path)
             .map_err(|e| ExportError::io("renaming the finished file to", &self.final_path, e))?;
         self.done = true;
@@ -78,7 +86,7 @@ impl PendingFile {
         if let Some(folder) = self
             .final_path
             .parent()
-            .filter(|p| !p.as_os_str().is_empty())
+            .filter(|p| !p.as_os_str().is_empty() && durability == Durability::Synced)
         {
             let _ = File::open(folder).and_then(|f| f.sync_all());
         }
@@ -95,9 +103,29 @@ impl Drop for PendingFile {
     }
 }
 
+/// Whether a file reaches the disk before it is renamed into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced before the rename, and the rename synced with its folder: survives a power cut.
+    Synced,
+    /// Renamed as soon as written, without waiting for the disk (which can take seconds while
+    /// another program writes a lot): a crash of the program loses nothing, a power cut may
+    /// lose the file. For a file that is written again, synced, moments later.
+    Cached,
+}
+
 /// Writes `path` atomically (see the module docs) with what `write` puts into the buffered file.
 pub fn write_atomically(
     path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<PathBuf, ExportError> {
+    write_atomically_with(path, Durability::Synced, write)
+}
+
+/// [`write_atomically`], pushed to the disk or not as `durability` says.
+pub fn write_atomically_with(
+    path: &Path,
+    durability: Durability,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<PathBuf, ExportError> {
     let pending = PendingFile::new(path)?;
@@ -108,7 +136,7 @@ pub fn write_atomically(
         .and_then(|()| writer.flush())
         .map_err(|e| ExportError::io("writing", pending.temp_path(), e))?;
     drop(writer);
-    pending.commit()
+    pending.commit_with(durability)
 }
 
 #[cfg(test)]

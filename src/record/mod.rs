@@ -5,7 +5,8 @@
 //! ([`tap::RecordTap`]); nothing else happens on the audio thread, and it never waits: when the
 //! ring is full the samples are counted as lost instead. A writer thread ([`recorder`]) drains
 //! the ring into a take on disk as it goes (`NAME.take.partial`, renamed to `NAME.take` when the
-//! transport stops). A render thread ([`renderer`]) then renders each closed take to
+//! transport stops); the syncs and renames that wait for the disk run on a thread of their own
+//! ([`disk`]), so the ring drains while the disk is busy. A render thread ([`renderer`]) then renders each closed take to
 //! `NAME.mp4` beside it, at the take's own settings, and marks it rendered (`render.json` in the
 //! take). Takes left unrendered (the host unloaded the plugin, ffmpeg or the weights were
 //! missing, the machine crashed mid-take) are picked up the next time the plugin loads.
@@ -15,6 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod disk;
 pub mod names;
 pub mod recorder;
 pub mod renderer;

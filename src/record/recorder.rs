@@ -2,9 +2,11 @@
 //! take when the transport stops, and hands it to the take renderer.
 //!
 //! It never makes the audio thread wait: when it falls behind, the ring fills and the audio
-//! thread counts the samples as lost, which end up in the take's manifest and the panel. When the
-//! output folder cannot be written, the take is refused with an error in the panel and the ring
-//! is drained and discarded, so audio keeps flowing.
+//! thread counts the samples as lost, which end up in the take's manifest and the panel. It does
+//! not wait for the disk either: the syncs and the closing rename run on the disk thread
+//! ([`super::disk`]), in order, while it goes on draining. When the output folder cannot be
+//! written, the take is refused with an error in the panel and the ring is drained and
+//! discarded, so audio keeps flowing.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,14 +14,15 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::disk::DiskThread;
 use super::names::take_name;
 use super::status::{RenderRequest, TakeState, TakesHub};
 use super::tap::{TapEvent, TapReader};
 use crate::params::DeepVisualizerParams;
-use crate::take::{TakeManifest, TakeWriter};
+use crate::take::{TakeError, TakeManifest, TakeWriter};
 
 /// How often an open take is pushed to the disk (audio and manifest), so a crash loses at most
-/// this much of it.
+/// this much of it (plus the time the disk takes).
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long the thread sleeps when the ring is empty.
@@ -44,20 +47,22 @@ pub struct TakeRecorder {
 }
 
 impl TakeRecorder {
-    /// Starts the writer thread on `reader`.
+    /// Starts the writer thread on `reader`, and its disk thread.
     pub fn start(reader: TapReader, context: RecorderContext) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = stop.clone();
+        let disk = DiskThread::start()?;
         let thread = std::thread::Builder::new()
             .name("deep-visualizer-takes".to_owned())
-            .spawn(move || run(reader, context, &thread_stop))?;
+            .spawn(move || run(reader, context, disk, &thread_stop))?;
         Ok(Self {
             stop,
             thread: Some(thread),
         })
     }
 
-    /// Drains what the audio thread sent, closes the open take and joins the thread.
+    /// Drains what the audio thread sent, closes the open take, waits until it reached the disk
+    /// and joins the thread.
     pub fn stop(mut self) {
         self.stop_and_join();
     }
@@ -77,6 +82,16 @@ impl Drop for TakeRecorder {
     }
 }
 
+/// A take's sync as the writer thread sees it; the disk thread updates it.
+#[derive(Default)]
+struct SyncState {
+    /// A sync is queued or running: the next waits for it rather than piling up behind a slow
+    /// disk.
+    in_flight: AtomicBool,
+    /// A sync failed (the panel says why): the take is written no further.
+    failed: AtomicBool,
+}
+
 /// The take being written.
 enum Open {
     /// Writing into this take.
@@ -85,8 +100,10 @@ enum Open {
         writer: Box<TakeWriter>,
         /// Its panel entry.
         id: u64,
-        /// When it was last synced.
+        /// When its last sync was queued.
         synced_at: Instant,
+        /// Its syncs.
+        sync: Arc<SyncState>,
     },
     /// The take could not start or went bad: its audio is discarded until the transport stops.
     Refused {
@@ -96,7 +113,7 @@ enum Open {
 }
 
 /// The writer thread.
-fn run(mut reader: TapReader, context: RecorderContext, stop: &AtomicBool) {
+fn run(mut reader: TapReader, context: RecorderContext, disk: DiskThread, stop: &AtomicBool) {
     let mut samples = Vec::new();
     let mut open: Option<Open> = None;
     loop {
@@ -106,42 +123,97 @@ fn run(mut reader: TapReader, context: RecorderContext, stop: &AtomicBool) {
         let mut busy = false;
         while let Some(event) = reader.next(&mut samples) {
             busy = true;
-            handle(&context, &mut open, event, &samples, reader.num_channels());
+            handle(
+                &context,
+                &disk,
+                &mut open,
+                event,
+                &samples,
+                reader.num_channels(),
+            );
         }
         if stopping {
-            close(&context, open.take());
+            close(&context, &disk, open.take());
+            disk.stop();
             return;
         }
-        if let Some(Open::Writing {
-            writer,
-            id,
-            synced_at,
-        }) = &mut open
-        {
-            if synced_at.elapsed() >= SYNC_INTERVAL {
-                *synced_at = Instant::now();
-                if let Err(err) = writer.sync() {
-                    context.takes.set_error(format!(
-                        "the take could not be saved: {err}. Free space or choose another \
-                         output folder; what reached the disk is kept"
-                    ));
-                    let id = *id;
-                    context
-                        .takes
-                        .update(id, |e| e.state = TakeState::Failed(err.to_string()));
-                    open = Some(Open::Refused { id: Some(id) });
-                }
-            }
-        }
+        tend_sync(&context, &disk, &mut open);
         if !busy {
             std::thread::sleep(IDLE_SLEEP);
         }
     }
 }
 
+/// Queues a sync of the open take every [`SYNC_INTERVAL`] (when the previous one is done), and
+/// stops writing a take whose sync failed.
+fn tend_sync(context: &RecorderContext, disk: &DiskThread, open: &mut Option<Open>) {
+    let Some(Open::Writing {
+        writer,
+        id,
+        synced_at,
+        sync,
+    }) = open
+    else {
+        return;
+    };
+    let id = *id;
+    // Acquire: pairs with the disk thread's Release stores, after its panel updates.
+    if sync.failed.load(Ordering::Acquire) {
+        *open = Some(Open::Refused { id: Some(id) });
+        return;
+    }
+    if synced_at.elapsed() < SYNC_INTERVAL || sync.in_flight.load(Ordering::Acquire) {
+        return;
+    }
+    *synced_at = Instant::now();
+    if let Err(err) = queue_sync(context, disk, writer, id, sync) {
+        fail(context, id, "the take could not be saved", &err);
+        *open = Some(Open::Refused { id: Some(id) });
+    }
+}
+
+/// Hands what `writer` wrote to the OS and queues pushing it to the disk.
+fn queue_sync(
+    context: &RecorderContext,
+    disk: &DiskThread,
+    writer: &mut TakeWriter,
+    id: u64,
+    sync: &Arc<SyncState>,
+) -> Result<(), TakeError> {
+    let checkpoint = writer.checkpoint()?;
+    let takes = context.takes.clone();
+    let sync = sync.clone();
+    // Relaxed: only this thread sets it; the disk thread's Release store below clears it.
+    sync.in_flight.store(true, Ordering::Relaxed);
+    disk.run(move || {
+        if let Err(err) = checkpoint.commit() {
+            fail_in(&takes, id, "the take could not be saved", &err);
+            // Release: the writer thread sees the panel's update before the flag.
+            sync.failed.store(true, Ordering::Release);
+        }
+        sync.in_flight.store(false, Ordering::Release);
+    });
+    Ok(())
+}
+
+/// Shows that take `id` failed and why.
+fn fail(context: &RecorderContext, id: u64, what: &str, err: &TakeError) {
+    fail_in(&context.takes, id, what, err);
+}
+
+/// [`fail`] for the disk thread, which holds only the panel.
+fn fail_in(takes: &TakesHub, id: u64, what: &str, err: &TakeError) {
+    takes.set_error(format!(
+        "{what}: {err}. Free space or choose another output folder; what reached the disk is \
+         kept"
+    ));
+    takes.update(id, |e| e.state = TakeState::Failed(err.to_string()));
+}
+
 /// Acts on one event from the audio thread.
 fn handle(
     context: &RecorderContext,
+    disk: &DiskThread,
     open: &mut Option<Open>,
     event: TapEvent,
     samples: &[f32],
@@ -151,7 +223,7 @@ fn handle(
         TapEvent::Block {
             position_samples, ..
         } => {
-            let current = open.get_or_insert_with(|| start(context, num_channels));
+            let current = open.get_or_insert_with(|| start(context, disk, num_channels));
             let Open::Writing { writer, id, .. } = current else {
                 return;
             };
@@ -163,13 +235,7 @@ fn handle(
                     context.takes.update(id, |e| e.length_s = length_s);
                 }
                 Err(err) => {
-                    context.takes.set_error(format!(
-                        "the take stopped being written: {err}. Free space or choose another \
-                         output folder; what reached the disk is kept"
-                    ));
-                    context
-                        .takes
-                        .update(id, |e| e.state = TakeState::Failed(err.to_string()));
+                    fail(context, id, "the take stopped being written", &err);
                     *open = Some(Open::Refused { id: Some(id) });
                 }
             }
@@ -187,12 +253,13 @@ fn handle(
             }
             _ => {}
         },
-        TapEvent::End => close(context, open.take()),
+        TapEvent::End => close(context, disk, open.take()),
     }
 }
 
-/// Starts a take in the output folder with the settings in force.
-fn start(context: &RecorderContext, num_channels: usize) -> Open {
+/// Starts a take in the output folder with the settings in force, and queues its first sync
+/// (which makes its manifest durable).
+fn start(context: &RecorderContext, disk: &DiskThread, num_channels: usize) -> Open {
     let session = context
         .params
         .session
@@ -207,15 +274,21 @@ fn start(context: &RecorderContext, num_channels: usize) -> Open {
         context.params.visual_settings(),
     );
     match TakeWriter::create(&folder, &name, manifest) {
-        Ok(writer) => {
+        Ok(mut writer) => {
             context.takes.clear_error();
             let dir = writer.partial_dir().to_owned();
             let name = crate::take::take_name(&dir);
             let id = context.takes.add(dir, name, 0.0, TakeState::Recording);
+            let sync = Arc::new(SyncState::default());
+            if let Err(err) = queue_sync(context, disk, &mut writer, id, &sync) {
+                fail(context, id, "the take could not be saved", &err);
+                return Open::Refused { id: Some(id) };
+            }
             Open::Writing {
                 writer: Box::new(writer),
                 id,
                 synced_at: Instant::now(),
+                sync,
             }
         }
         Err(err) => {
@@ -229,80 +302,96 @@ fn start(context: &RecorderContext, num_channels: usize) -> Open {
     }
 }
 
-/// Closes a take: renames it into place and queues its render.
-fn close(context: &RecorderContext, open: Option<Open>) {
-    let Some(Open::Writing { writer, id, .. }) = open else {
+/// Queues closing a take: after its queued syncs, the last sync, the rename into place and its
+/// render request.
+fn close(context: &RecorderContext, disk: &DiskThread, open: Option<Open>) {
+    let Some(Open::Writing {
+        writer, id, sync, ..
+    }) = open
+    else {
         return;
     };
-    match writer.finish() {
-        Ok(dir) => {
-            let name = crate::take::take_name(&dir);
-            context.takes.update(id, |e| {
-                e.dir = dir.clone();
-                e.name = name;
-            });
-            context.takes.request_render(RenderRequest {
-                id,
-                dir,
-                resolution_px: None,
-            });
+    let takes = context.takes.clone();
+    disk.run(move || {
+        // Acquire: pairs with the failed sync's Release store; that take's failure is shown.
+        if sync.failed.load(Ordering::Acquire) {
+            return;
         }
-        Err(err) => {
-            context.takes.set_error(format!(
-                "the take could not be closed: {err}. What reached the disk is kept and renders \
-                 the next time the plugin loads"
-            ));
-            context
-                .takes
-                .update(id, |e| e.state = TakeState::Failed(err.to_string()));
+        match writer.finish() {
+            Ok(dir) => {
+                let name = crate::take::take_name(&dir);
+                takes.update(id, |e| {
+                    e.dir = dir.clone();
+                    e.name = name;
+                });
+                takes.request_render(RenderRequest {
+                    id,
+                    dir,
+                    resolution_px: None,
+                });
+            }
+            Err(err) => {
+                takes.set_error(format!(
+                    "the take could not be closed: {err}. What reached the disk is kept and \
+                     renders the next time the plugin loads"
+                ));
+                takes.update(id, |e| e.state = TakeState::Failed(err.to_string()));
+            }
         }
-    }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::tap::record_ring;
+    use crate::record::tap::{record_ring, RecordTap};
     use crate::take::Take;
+
+    /// A recorder of `num_channels` at `rate_hz` writing into `output_dir`, with a ring of
+    /// `capacity_frames`.
+    fn recorder_into(
+        output_dir: PathBuf,
+        num_channels: usize,
+        capacity_frames: usize,
+        rate_hz: u32,
+    ) -> (RecordTap, TakeRecorder, Arc<TakesHub>) {
+        let params = Arc::new(DeepVisualizerParams::default());
+        params.session.write().unwrap().output_dir = Some(output_dir);
+        let takes = TakesHub::new();
+        let (tap, reader) = record_ring(num_channels, capacity_frames);
+        let context = RecorderContext {
+            sample_rate_hz: rate_hz,
+            params,
+            takes: takes.clone(),
+        };
+        (tap, TakeRecorder::start(reader, context).unwrap(), takes)
+    }
 
     /// The issue's bounce case: 48 kHz stereo arriving at 100× real time, in 512-frame blocks,
     /// reaches the take whole (the writer keeps up with the ring of [`RING_SECONDS`]).
     #[test]
     fn a_bounce_at_100x_real_time_loses_no_sample() {
         let out = tempfile::tempdir().unwrap();
-        let params = Arc::new(DeepVisualizerParams::default());
-        params.session.write().unwrap().output_dir = Some(out.path().to_owned());
-        let takes = TakesHub::new();
         let rate_hz = 48_000u32;
-        let (mut tap, reader) =
-            record_ring(2, (rate_hz * super::super::tap::RING_SECONDS) as usize);
-        let recorder = TakeRecorder::start(
-            reader,
-            RecorderContext {
-                sample_rate_hz: rate_hz,
-                params,
-                takes: takes.clone(),
-            },
-        )
-        .unwrap();
+        let capacity_frames = (rate_hz * super::super::tap::RING_SECONDS) as usize;
+        let (mut tap, recorder, takes) =
+            recorder_into(out.path().to_owned(), 2, capacity_frames, rate_hz);
         let block = 512usize;
         let seconds = 60usize;
         let num_blocks = seconds * rate_hz as usize / block;
         let block_wall = Duration::from_secs_f64(block as f64 / f64::from(rate_hz) / 100.0);
+        // Made before the clock starts: a host's own work between blocks is not the plugin's.
+        let num_frames = num_blocks * block;
+        let left: Vec<f32> = (0..num_frames).map(|n| (n as f32 * 0.001).sin()).collect();
+        let right: Vec<f32> = (0..num_frames).map(|n| (n as f32 * 0.0013).cos()).collect();
         let started = Instant::now();
-        let mut left = vec![0.0f32; block];
-        let mut right = vec![0.0f32; block];
         for b in 0..num_blocks {
-            for i in 0..block {
-                let n = (b * block + i) as f32;
-                left[i] = (n * 0.001).sin();
-                right[i] = (n * 0.0013).cos();
-            }
+            let span = b * block..(b + 1) * block;
             tap.process(
                 true,
                 true,
                 Some((b * block) as i64),
-                &[&left[..], &right[..]],
+                &[&left[span.clone()], &right[span]],
             );
             // Paced as a host bouncing at 100×: block k is handed over at k × block / (100 × rate).
             let due = block_wall * (b as u32 + 1);
@@ -326,25 +415,66 @@ mod tests {
         assert_eq!(flat.channels[1][n], (n as f32 * 0.0013).cos());
     }
 
+    /// A take whose folder vanishes while it records (a drive unplugged, a cleanup script): its
+    /// next sync fails on the disk thread, the panel says so, and the audio keeps draining.
+    #[test]
+    fn a_sync_that_fails_mid_take_is_shown_and_the_take_is_written_no_further() {
+        let out = tempfile::tempdir().unwrap();
+        let (mut tap, recorder, takes) = recorder_into(out.path().to_owned(), 1, 48_000, 48_000);
+        let block = [0.5f32; 480];
+        let mut position = 0i64;
+        let mut play = |tap: &mut RecordTap| {
+            tap.process(true, true, Some(position), &[&block[..]]);
+            position += block.len() as i64;
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let started = Instant::now();
+        while takes.takes().is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no take started"
+            );
+            play(&mut tap);
+        }
+        std::fs::remove_dir_all(&takes.takes()[0].dir).unwrap();
+        // Until the next sync fails, then a few blocks for the writer thread to notice.
+        let removed = Instant::now();
+        while !matches!(takes.takes()[0].state, TakeState::Failed(_)) {
+            assert!(
+                removed.elapsed() < Duration::from_secs(30),
+                "no sync failed"
+            );
+            play(&mut tap);
+        }
+        for _ in 0..5 {
+            play(&mut tap);
+        }
+        let length_s = takes.takes()[0].length_s;
+        for _ in 0..10 {
+            play(&mut tap);
+        }
+        tap.end_take();
+        recorder.stop();
+        let error = takes.error().expect("the panel shows an error");
+        assert!(error.contains("could not be saved"), "{error}");
+        assert!(error.contains("choose another output folder"), "{error}");
+        let entries = takes.takes();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            entries[0].length_s, length_s,
+            "nothing written after the failure"
+        );
+        let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "no take appears: {left:?}");
+    }
+
     #[test]
     fn an_output_folder_that_cannot_be_written_is_shown_and_the_ring_still_drains() {
         let out = tempfile::tempdir().unwrap();
         // A file where the folder should be: nobody, root included, can create takes there.
         let blocked = out.path().join("file");
         std::fs::write(&blocked, b"x").unwrap();
-        let params = Arc::new(DeepVisualizerParams::default());
-        params.session.write().unwrap().output_dir = Some(blocked.join("takes"));
-        let takes = TakesHub::new();
-        let (mut tap, reader) = record_ring(1, 4_096);
-        let recorder = TakeRecorder::start(
-            reader,
-            RecorderContext {
-                sample_rate_hz: 48_000,
-                params,
-                takes: takes.clone(),
-            },
-        )
-        .unwrap();
+        let (mut tap, recorder, takes) = recorder_into(blocked.join("takes"), 1, 4_096, 48_000);
         let block = [0.25f32; 1_024];
         // Twice the ring: the writer must drain (and drop) the audio it cannot keep.
         for b in 0..8 {
