@@ -15,9 +15,10 @@ use rayon::prelude::*;
 /// more than the work.
 const MIN_ELEMENTS_PER_TASK: usize = 16 * 1024;
 
-/// Whether `x` lives in host memory as `f32` (burn's CPU backend), where the fused passes run.
+/// Whether `x` lives in host memory as `f32` (burn's CPU backend) and is not tracked for
+/// gradients, where the fused passes run (a pass on the buffer would cut autodiff's graph).
 fn on_host(x: &Tensor<4>) -> bool {
-    x.dtype() == DType::F32 && x.device() == Device::flex()
+    x.dtype() == DType::F32 && x.device() == Device::flex() && !x.is_autodiff()
 }
 
 /// The values of a small tensor (per-channel factors), row-major.
@@ -230,6 +231,17 @@ mod tests {
         interleave_phases(y, height, width)
             .into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(0.0));
+    }
+
+    #[test]
+    fn a_tensor_tracked_for_gradients_keeps_its_graph() {
+        // A pass over the buffer would cut autodiff's graph: such tensors take the burn form.
+        let x = random([1, 2, 3, 3]).autodiff().require_grad();
+        let gain = Tensor::<2>::from_floats([[2.0, -1.0]], &Device::flex().autodiff());
+        let bias = Tensor::<2>::zeros([1, 2], &Device::flex().autodiff());
+        let grads = affine_relu(x.clone(), gain, bias).sum().backward();
+        let grad = x.grad(&grads).expect("the input's gradient");
+        assert_eq!(grad.dims(), [1, 2, 3, 3]);
     }
 
     #[test]
