@@ -279,15 +279,29 @@ fn validate(settings: &DreamSettings) -> Result<(), DreamError> {
     Ok(())
 }
 
-/// The input gradient of `objective` at `layer`, by autodiff on the model's device; the weights
-/// stay on the plain device, so autodiff treats them as constants and computes no weight grads.
+/// The input gradient of `objective` at `layer`. On the CPU backend the network's backward pass
+/// is written out ([`InceptionV1::input_gradient`]: burn's autodiff cannot use the faster CPU
+/// pool); elsewhere it is autodiff on the model's device, with the weights on the plain device,
+/// so autodiff treats them as constants and computes no weight grads.
 pub fn objective_gradient(
     model: &InceptionV1,
     pixels: Tensor<4>,
     layer: Layer,
     objective: Objective,
 ) -> Tensor<4> {
-    let input = pixels.without_autodiff().autodiff().require_grad(); // [1, 3, h, w]
+    let pixels = pixels.without_autodiff(); // [1, 3, h, w]
+    if crate::models::fused::on_host(&pixels) {
+        return model.input_gradient(pixels, layer, |activations| {
+            let num = activations.dims().iter().product::<usize>() as f32;
+            match objective {
+                // d mean(a) / da = 1/N everywhere.
+                Objective::Mean => activations.ones_like() / num,
+                // d mean(a²) / da = 2a/N.
+                Objective::L2 => activations * (2.0 / num),
+            }
+        });
+    }
+    let input = pixels.autodiff().require_grad(); // [1, 3, h, w]
     let activations = model.forward_to(input.clone(), layer); // [1, c, h', w']
     let loss = match objective {
         Objective::Mean => activations.mean(),

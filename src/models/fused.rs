@@ -17,7 +17,7 @@ const MIN_ELEMENTS_PER_TASK: usize = 16 * 1024;
 
 /// Whether `x` lives in host memory as `f32` (burn's CPU backend) and is not tracked for
 /// gradients, where the fused passes run (a pass on the buffer would cut autodiff's graph).
-fn on_host(x: &Tensor<4>) -> bool {
+pub(crate) fn on_host(x: &Tensor<4>) -> bool {
     x.dtype() == DType::F32 && x.device() == Device::flex() && !x.is_autodiff()
 }
 
@@ -30,7 +30,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 /// Runs `pass(plane_index, plane)` over every `[H, W]` plane of `x` (`[B, C, H, W]`) in
 /// parallel, in place.
-fn for_each_plane(x: Tensor<4>, pass: impl Fn(usize, &mut [f32]) + Sync) -> Tensor<4> {
+pub(crate) fn for_each_plane(x: Tensor<4>, pass: impl Fn(usize, &mut [f32]) + Sync) -> Tensor<4> {
     let device = x.device();
     let shape = x.dims();
     let plane_len = shape[2] * shape[3];

@@ -14,11 +14,16 @@
 //! (1 for the real network; the test fixtures use 8 to stay small with the same keys and
 //! structure).
 
+mod gradient;
 mod load;
+mod pool;
 
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
+
+use crate::models::fused::on_host;
+use gradient::Step;
 
 pub use load::{expected_tensors, InceptionError};
 
@@ -124,24 +129,25 @@ impl Layer {
                 return Some(size);
             }
             for s in &mut size {
-                *s = ceil_pool_output(*s, kernel, 2)?;
+                *s = ceil_pool_output(*s, kernel, 2, 0)?;
             }
         }
         Some(size)
     }
 }
 
-/// PyTorch's output length for a max pool with `ceil_mode=True` and no padding, or `None` when
-/// the input is shorter than the window reaches (PyTorch refuses those).
-fn ceil_pool_output(input: usize, kernel: usize, stride: usize) -> Option<usize> {
-    // A window may hang over the end, but must start inside the input: with ceil mode PyTorch
-    // counts ceil((input - kernel) / stride) + 1 windows and drops a last one starting past it.
+/// PyTorch's output length for a max pool with `ceil_mode=True` and `padding` on each side, or
+/// `None` when the input is shorter than the window reaches (PyTorch refuses those).
+fn ceil_pool_output(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
+    // A window may hang over the end, but must start inside the input or the left padding:
+    // with ceil mode PyTorch counts ceil((input + 2·padding − kernel) / stride) + 1 windows and
+    // drops a last one starting past the input.
     if input == 0 {
         return None;
     }
-    let span = input as isize - kernel as isize;
+    let span = (input + 2 * padding) as isize - kernel as isize;
     let mut num = (span + stride as isize - 1).div_euclid(stride as isize) + 1;
-    if num >= 1 && (num - 1) * stride as isize >= input as isize {
+    if num >= 1 && (num - 1) * stride as isize >= (input + padding) as isize {
         num -= 1;
     }
     (num >= 1).then_some(num as usize)
@@ -179,6 +185,20 @@ pub struct BasicConv2d {
 }
 
 impl BasicConv2d {
+    /// [`Self::forward`], recorded on `tape` when there is one.
+    fn run<'a>(&'a self, x: Tensor<4>, tape: Option<&mut Vec<Step<'a>>>) -> Tensor<4> {
+        let [_, _, h, w] = x.dims();
+        let output = self.forward(x);
+        if let Some(tape) = tape {
+            tape.push(Step::Conv {
+                conv: self,
+                input_hw: [h, w],
+                output: Box::new(output.clone()),
+            });
+        }
+        output
+    }
+
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let options = ConvOptions::new(
             [self.stride, self.stride],
@@ -209,21 +229,56 @@ pub struct Inception {
 }
 
 impl Inception {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let b1 = self.branch1.forward(x.clone()); // [n, c1, h, w]
-        let b2 = self.branch2[1].forward(self.branch2[0].forward(x.clone())); // [n, c2, h, w]
-        let b3 = self.branch3[1].forward(self.branch3[0].forward(x.clone())); // [n, c3, h, w]
-        let pooled = max_pool2d(x, pool_options(3, 1, 1)); // [n, c_in, h, w]
-        let b4 = self.branch4.forward(pooled); // [n, c4, h, w]
+    /// The block's output, its branches recorded on `tape` when there is one.
+    fn run<'a>(&'a self, x: Tensor<4>, tape: Option<&mut Vec<Step<'a>>>) -> Tensor<4> {
+        let mut branches: Option<[Vec<Step<'a>>; 4]> = tape.is_some().then(Default::default);
+        let [t1, t2, t3, t4] = match branches.as_mut() {
+            Some([t1, t2, t3, t4]) => [Some(t1), Some(t2), Some(t3), Some(t4)],
+            None => [None, None, None, None],
+        };
+        let (mut t2, mut t3, mut t4) = (t2, t3, t4);
+        let b1 = self.branch1.run(x.clone(), t1); // [n, c1, h, w]
+        let mid = self.branch2[0].run(x.clone(), t2.as_deref_mut());
+        let b2 = self.branch2[1].run(mid, t2); // [n, c2, h, w]
+        let mid = self.branch3[0].run(x.clone(), t3.as_deref_mut());
+        let b3 = self.branch3[1].run(mid, t3); // [n, c3, h, w]
+        let pooled = max_pool(x, 3, 1, 1, t4.as_deref_mut()); // [n, c_in, h, w]
+        let b4 = self.branch4.run(pooled, t4); // [n, c4, h, w]
+        let widths = [&b1, &b2, &b3, &b4].map(|b| b.dims()[1]);
+        if let (Some(tape), Some(branches)) = (tape, branches) {
+            tape.push(Step::Block { branches, widths });
+        }
         Tensor::cat(vec![b1, b2, b3, b4], 1) // [n, c1+c2+c3+c4, h, w]
     }
 }
 
-fn pool_options(kernel: usize, stride: usize, padding: usize) -> MaxPoolOptions<2> {
-    MaxPoolOptions::new([kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding([padding, padding])
-        .with_ceil_mode(true)
+/// torchvision's max pool (`ceil_mode=True`) of a square window, recorded on `tape` when there
+/// is one (only on the CPU backend, where the pool keeps the positions of its maxima).
+fn max_pool<'a>(
+    x: Tensor<4>,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    tape: Option<&mut Vec<Step<'a>>>,
+) -> Tensor<4> {
+    if !on_host(&x) {
+        debug_assert!(tape.is_none(), "the input gradient by hand runs on the CPU");
+        let options = MaxPoolOptions::new([kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding([padding, padding])
+            .with_ceil_mode(true);
+        return max_pool2d(x, options);
+    }
+    let [_, _, h, w] = x.dims();
+    let out_hw = [h, w].map(|len| {
+        ceil_pool_output(len, kernel, stride, padding).expect("the caller checked the size")
+    });
+    let pooled = pool::max_pool(x, kernel, stride, padding, out_hw);
+    let output = pooled.output.clone();
+    if let Some(tape) = tape {
+        tape.push(Step::Pool(Box::new(pooled)));
+    }
+    output
 }
 
 /// GoogLeNet's feature layers with loaded, frozen weights.
@@ -322,30 +377,40 @@ impl InceptionV1 {
     /// Callers check the size first with [`Self::check_input_size`]: the backends panic on an
     /// input too small for a pooling window.
     pub fn forward_to(&self, pixels: Tensor<4>, layer: Layer) -> Tensor<4> {
+        self.run(pixels, layer, None)
+    }
+
+    /// [`Self::forward_to`], each stage recorded on `tape` when there is one.
+    fn run<'a>(
+        &'a self,
+        pixels: Tensor<4>,
+        layer: Layer,
+        mut tape: Option<&mut Vec<Step<'a>>>,
+    ) -> Tensor<4> {
         let x = self.preprocess_pixels(pixels); // [n, 3, h, w]
-        let x = self.conv1.forward(x); // [n, 64, h/2, w/2]
+        let x = self.conv1.run(x, tape.as_deref_mut()); // [n, 64, h/2, w/2]
         if layer == Layer::Conv1 {
             return x;
         }
-        let x = max_pool2d(x, pool_options(3, 2, 0)); // [n, 64, h/4, w/4]
-        let x = self.conv2.forward(x); // [n, 64, h/4, w/4]
+        let x = max_pool(x, 3, 2, 0, tape.as_deref_mut()); // [n, 64, h/4, w/4]
+        let x = self.conv2.run(x, tape.as_deref_mut()); // [n, 64, h/4, w/4]
         if layer == Layer::Conv2 {
             return x;
         }
-        let x = self.conv3.forward(x); // [n, 192, h/4, w/4]
+        let x = self.conv3.run(x, tape.as_deref_mut()); // [n, 192, h/4, w/4]
         if layer == Layer::Conv3 {
             return x;
         }
-        let x = max_pool2d(x, pool_options(3, 2, 0)); // [n, 192, h/8, w/8]
-        let x = self.inception3a.forward(x); // [n, 256, h/8, w/8]
+        let x = max_pool(x, 3, 2, 0, tape.as_deref_mut()); // [n, 192, h/8, w/8]
+        let x = self.inception3a.run(x, tape.as_deref_mut()); // [n, 256, h/8, w/8]
         if layer == Layer::Inception3a {
             return x;
         }
-        let x = self.inception3b.forward(x); // [n, 480, h/8, w/8]
+        let x = self.inception3b.run(x, tape.as_deref_mut()); // [n, 480, h/8, w/8]
         if layer == Layer::Inception3b {
             return x;
         }
-        let mut x = max_pool2d(x, pool_options(3, 2, 0)); // [n, 480, h/16, w/16]
+        let mut x = max_pool(x, 3, 2, 0, tape.as_deref_mut()); // [n, 480, h/16, w/16]
         for (block, block_layer) in [
             (&self.inception4a, Layer::Inception4a), // [n, 512, h/16, w/16]
             (&self.inception4b, Layer::Inception4b), // [n, 512, h/16, w/16]
@@ -353,17 +418,17 @@ impl InceptionV1 {
             (&self.inception4d, Layer::Inception4d), // [n, 528, h/16, w/16]
             (&self.inception4e, Layer::Inception4e), // [n, 832, h/16, w/16]
         ] {
-            x = block.forward(x);
+            x = block.run(x, tape.as_deref_mut());
             if layer == block_layer {
                 return x;
             }
         }
-        let x = max_pool2d(x, pool_options(2, 2, 0)); // [n, 832, h/32, w/32]
-        let x = self.inception5a.forward(x); // [n, 832, h/32, w/32]
+        let x = max_pool(x, 2, 2, 0, tape.as_deref_mut()); // [n, 832, h/32, w/32]
+        let x = self.inception5a.run(x, tape.as_deref_mut()); // [n, 832, h/32, w/32]
         if layer == Layer::Inception5a {
             return x;
         }
-        self.inception5b.forward(x) // [n, 1024, h/32, w/32]
+        self.inception5b.run(x, tape) // [n, 1024, h/32, w/32]
     }
 }
 
