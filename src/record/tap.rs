@@ -4,9 +4,10 @@
 
 use rtrb::{Consumer, Producer, RingBuffer};
 
-/// Seconds of audio the ring holds: how far the writer thread may fall behind (a disk stall,
-/// a bounce faster than the disk) before samples are lost.
-pub const RING_SECONDS: u32 = 8;
+/// Seconds of audio the ring holds: how far the writer thread may fall behind (a busy machine,
+/// a bounce faster than the disk) before samples are lost. 16 s is 160 ms of a bounce at 100×
+/// real time, and 6 MB for stereo at 48 kHz (touched only while recording).
+pub const RING_SECONDS: u32 = 16;
 
 /// A host's transport position within this many samples of where the previous block ended
 /// counts as continuous: hosts that report the position in seconds or beats round it.
