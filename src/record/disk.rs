@@ -1,5 +1,5 @@
-//! The recorder's disk thread: syncs and closes takes, in the order they were asked for, so
-//! that the thread draining the audio ring never waits for the disk. A sync can take seconds
+//! The recorder's disk thread: writes, syncs and closes takes, in the order they were asked
+//! for, so that the thread draining the audio ring never waits for the disk. A sync can take seconds
 //! while another program writes a lot, and the ring holds [`RING_SECONDS`] of audio: 160 ms of a
 //! bounce at 100× real time.
 //!

@@ -3,14 +3,15 @@
 //!
 //! It never makes the audio thread wait: when it falls behind, the ring fills and the audio
 //! thread counts the samples as lost, which end up in the take's manifest and the panel. It does
-//! not wait for the disk either: the syncs and the closing rename run on the disk thread
-//! ([`super::disk`]), in order, while it goes on draining. When the output folder cannot be
+//! not wait for the disk either: it hands each block to the disk thread ([`super::disk`]),
+//! which writes, syncs and closes the take in order, so a disk that stalls (another program's
+//! writeback throttles every writer) fills memory, up to [`MAX_QUEUED_BYTES`], not the ring. When the output folder cannot be
 //! written, the take is refused with an error in the panel and the ring is drained and
 //! discarded, so audio keeps flowing.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -82,34 +83,50 @@ impl Drop for TakeRecorder {
     }
 }
 
-/// A take's sync as the writer thread sees it; the disk thread updates it.
+/// Most audio the disk thread may hold queued and not yet written, in bytes (23 minutes of
+/// stereo at 48 kHz): beyond it, a disk far slower than the audio for that long loses blocks,
+/// counted like the ring's.
+const MAX_QUEUED_BYTES: usize = 512 << 20;
+
+/// A take's writing as the writer thread sees it; the disk thread updates it.
 #[derive(Default)]
-struct SyncState {
+struct DiskState {
     /// A sync is queued or running: the next waits for it rather than piling up behind a slow
     /// disk.
-    in_flight: AtomicBool,
-    /// A sync failed (the panel says why): the take is written no further.
+    sync_in_flight: AtomicBool,
+    /// A write or sync failed (the panel says why): the take is written no further.
     failed: AtomicBool,
+    /// Bytes of audio queued for the disk thread and not yet written.
+    queued_bytes: AtomicUsize,
 }
 
 /// The take being written.
 enum Open {
     /// Writing into this take.
     Writing {
-        /// The writer (boxed: it carries the manifest and its settings).
-        writer: Box<TakeWriter>,
+        /// The writer; only the disk thread's jobs use it, in order.
+        writer: Arc<Mutex<TakeWriter>>,
         /// Its panel entry.
         id: u64,
         /// When its last sync was queued.
         synced_at: Instant,
-        /// Its syncs.
-        sync: Arc<SyncState>,
+        /// Its writing on the disk thread.
+        disk: Arc<DiskState>,
+        /// Sample frames received (queued or written).
+        num_frames: u64,
+        /// Sample frames lost (the ring or the queue was full).
+        num_lost_frames: u64,
     },
     /// The take could not start or went bad: its audio is discarded until the transport stops.
     Refused {
         /// Its panel entry, when it got one.
         id: Option<u64>,
     },
+}
+
+/// The writer of a take, for a job on the disk thread (a job that panicked leaves it usable).
+fn lock(writer: &Mutex<TakeWriter>) -> std::sync::MutexGuard<'_, TakeWriter> {
+    writer.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The writer thread.
@@ -145,63 +162,55 @@ fn run(mut reader: TapReader, context: RecorderContext, disk: DiskThread, stop: 
 }
 
 /// Queues a sync of the open take every [`SYNC_INTERVAL`] (when the previous one is done), and
-/// stops writing a take whose sync failed.
-fn tend_sync(context: &RecorderContext, disk: &DiskThread, open: &mut Option<Open>) {
+/// stops writing a take whose write or sync failed.
+fn tend_sync(context: &RecorderContext, disk_thread: &DiskThread, open: &mut Option<Open>) {
     let Some(Open::Writing {
         writer,
         id,
         synced_at,
-        sync,
+        disk,
+        ..
     }) = open
     else {
         return;
     };
-    let id = *id;
     // Acquire: pairs with the disk thread's Release stores, after its panel updates.
-    if sync.failed.load(Ordering::Acquire) {
-        *open = Some(Open::Refused { id: Some(id) });
+    if disk.failed.load(Ordering::Acquire) {
+        *open = Some(Open::Refused { id: Some(*id) });
         return;
     }
-    if synced_at.elapsed() < SYNC_INTERVAL || sync.in_flight.load(Ordering::Acquire) {
+    if synced_at.elapsed() < SYNC_INTERVAL || disk.sync_in_flight.load(Ordering::Acquire) {
         return;
     }
     *synced_at = Instant::now();
-    if let Err(err) = queue_sync(context, disk, writer, id, sync) {
-        fail(context, id, "the take could not be saved", &err);
-        *open = Some(Open::Refused { id: Some(id) });
-    }
+    queue_sync(context, disk_thread, writer, *id, disk);
 }
 
-/// Hands what `writer` wrote to the OS and queues pushing it to the disk.
+/// Queues pushing what the take's writer wrote to the disk.
 fn queue_sync(
     context: &RecorderContext,
-    disk: &DiskThread,
-    writer: &mut TakeWriter,
+    disk_thread: &DiskThread,
+    writer: &Arc<Mutex<TakeWriter>>,
     id: u64,
-    sync: &Arc<SyncState>,
-) -> Result<(), TakeError> {
-    let checkpoint = writer.checkpoint()?;
-    let takes = context.takes.clone();
-    let sync = sync.clone();
+    disk: &Arc<DiskState>,
+) {
+    let (writer, disk, takes) = (writer.clone(), disk.clone(), context.takes.clone());
     // Relaxed: only this thread sets it; the disk thread's Release store below clears it.
-    sync.in_flight.store(true, Ordering::Relaxed);
-    disk.run(move || {
-        if let Err(err) = checkpoint.commit() {
-            fail_in(&takes, id, "the take could not be saved", &err);
-            // Release: the writer thread sees the panel's update before the flag.
-            sync.failed.store(true, Ordering::Release);
+    disk.sync_in_flight.store(true, Ordering::Relaxed);
+    disk_thread.run(move || {
+        if !disk.failed.load(Ordering::Acquire) {
+            let synced = lock(&writer).checkpoint().and_then(|c| c.commit());
+            if let Err(err) = synced {
+                fail_in(&takes, id, "the take could not be saved", &err);
+                // Release: the writer thread sees the panel's update before the flag.
+                disk.failed.store(true, Ordering::Release);
+            }
         }
-        sync.in_flight.store(false, Ordering::Release);
+        disk.sync_in_flight.store(false, Ordering::Release);
     });
-    Ok(())
 }
 
 /// Shows that take `id` failed and why.
-fn fail(context: &RecorderContext, id: u64, what: &str, err: &TakeError) {
-    fail_in(&context.takes, id, what, err);
-}
-
-/// [`fail`] for the disk thread, which holds only the panel.
 fn fail_in(takes: &TakesHub, id: u64, what: &str, err: &TakeError) {
     takes.set_error(format!(
         "{what}: {err}. Free space or choose another output folder; what reached the disk is \
@@ -213,7 +222,7 @@ fn fail_in(takes: &TakesHub, id: u64, what: &str, err: &TakeError) {
 /// Acts on one event from the audio thread.
 fn handle(
     context: &RecorderContext,
-    disk: &DiskThread,
+    disk_thread: &DiskThread,
     open: &mut Option<Open>,
     event: TapEvent,
     samples: &[f32],
@@ -221,45 +230,74 @@ fn handle(
 ) {
     match event {
         TapEvent::Block {
-            position_samples, ..
+            position_samples,
+            num_frames: block_frames,
         } => {
-            let current = open.get_or_insert_with(|| start(context, disk, num_channels));
-            let Open::Writing { writer, id, .. } = current else {
+            let current = open.get_or_insert_with(|| start(context, disk_thread, num_channels));
+            let Open::Writing {
+                writer,
+                id,
+                disk,
+                num_frames,
+                num_lost_frames,
+                ..
+            } = current
+            else {
                 return;
             };
-            let id = *id;
-            match writer.write_block(position_samples, samples) {
-                Ok(()) => {
-                    let length_s =
-                        writer.manifest().num_frames as f64 / f64::from(context.sample_rate_hz);
-                    context.takes.update(id, |e| e.length_s = length_s);
-                }
-                Err(err) => {
-                    fail(context, id, "the take stopped being written", &err);
-                    *open = Some(Open::Refused { id: Some(id) });
-                }
+            let (id, block_frames) = (*id, u64::from(block_frames));
+            let bytes = std::mem::size_of_val(samples);
+            // Acquire: pairs with the disk thread's Release subtraction after each write.
+            if disk.queued_bytes.load(Ordering::Acquire) + bytes > MAX_QUEUED_BYTES {
+                *num_lost_frames += block_frames;
+                let (writer, lost) = (writer.clone(), block_frames);
+                disk_thread.run(move || lock(&writer).add_lost_frames(lost));
+                let lost = *num_lost_frames;
+                context.takes.update(id, |e| e.num_lost_frames = lost);
+                return;
             }
+            disk.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+            *num_frames += block_frames;
+            let length_s = *num_frames as f64 / f64::from(context.sample_rate_hz);
+            context.takes.update(id, |e| e.length_s = length_s);
+            let (writer, disk, takes) = (writer.clone(), disk.clone(), context.takes.clone());
+            let block = samples.to_vec();
+            disk_thread.run(move || {
+                if !disk.failed.load(Ordering::Acquire) {
+                    if let Err(err) = lock(&writer).write_block(position_samples, &block) {
+                        fail_in(&takes, id, "the take stopped being written", &err);
+                        // Release: the writer thread sees the panel's update before the flag.
+                        disk.failed.store(true, Ordering::Release);
+                    }
+                }
+                disk.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            });
         }
-        TapEvent::Lost { num_frames } => match open {
-            Some(Open::Writing { writer, id, .. }) => {
-                writer.add_lost_frames(num_frames);
-                let lost = writer.manifest().num_lost_frames;
-                context.takes.update(*id, |e| e.num_lost_frames = lost);
+        TapEvent::Lost { num_frames: lost } => match open {
+            Some(Open::Writing {
+                writer,
+                id,
+                num_lost_frames,
+                ..
+            }) => {
+                *num_lost_frames += lost;
+                let writer = writer.clone();
+                disk_thread.run(move || lock(&writer).add_lost_frames(lost));
+                let total = *num_lost_frames;
+                context.takes.update(*id, |e| e.num_lost_frames = total);
             }
             Some(Open::Refused { id: Some(id) }) => {
-                context
-                    .takes
-                    .update(*id, |e| e.num_lost_frames += num_frames);
+                context.takes.update(*id, |e| e.num_lost_frames += lost);
             }
             _ => {}
         },
-        TapEvent::End => close(context, disk, open.take()),
+        TapEvent::End => close(context, disk_thread, open.take()),
     }
 }
 
 /// Starts a take in the output folder with the settings in force, and queues its first sync
 /// (which makes its manifest durable).
-fn start(context: &RecorderContext, disk: &DiskThread, num_channels: usize) -> Open {
+fn start(context: &RecorderContext, disk_thread: &DiskThread, num_channels: usize) -> Open {
     let session = context
         .params
         .session
@@ -274,21 +312,20 @@ fn start(context: &RecorderContext, disk: &DiskThread, num_channels: usize) -> O
         context.params.visual_settings(),
     );
     match TakeWriter::create(&folder, &name, manifest) {
-        Ok(mut writer) => {
+        Ok(writer) => {
             context.takes.clear_error();
             let dir = writer.partial_dir().to_owned();
             let name = crate::take::take_name(&dir);
             let id = context.takes.add(dir, name, 0.0, TakeState::Recording);
-            let sync = Arc::new(SyncState::default());
-            if let Err(err) = queue_sync(context, disk, &mut writer, id, &sync) {
-                fail(context, id, "the take could not be saved", &err);
-                return Open::Refused { id: Some(id) };
-            }
+            let (writer, disk) = (Arc::new(Mutex::new(writer)), Arc::new(DiskState::default()));
+            queue_sync(context, disk_thread, &writer, id, &disk);
             Open::Writing {
-                writer: Box::new(writer),
+                writer,
                 id,
                 synced_at: Instant::now(),
-                sync,
+                disk,
+                num_frames: 0,
+                num_lost_frames: 0,
             }
         }
         Err(err) => {
@@ -302,21 +339,26 @@ fn start(context: &RecorderContext, disk: &DiskThread, num_channels: usize) -> O
     }
 }
 
-/// Queues closing a take: after its queued syncs, the last sync, the rename into place and its
-/// render request.
-fn close(context: &RecorderContext, disk: &DiskThread, open: Option<Open>) {
+/// Queues closing a take: after its queued writes and syncs, the last sync, the rename into
+/// place and its render request.
+fn close(context: &RecorderContext, disk_thread: &DiskThread, open: Option<Open>) {
     let Some(Open::Writing {
-        writer, id, sync, ..
+        writer, id, disk, ..
     }) = open
     else {
         return;
     };
     let takes = context.takes.clone();
-    disk.run(move || {
-        // Acquire: pairs with the failed sync's Release store; that take's failure is shown.
-        if sync.failed.load(Ordering::Acquire) {
+    disk_thread.run(move || {
+        // Acquire: pairs with a failed job's Release store; that take's failure is shown.
+        if disk.failed.load(Ordering::Acquire) {
             return;
         }
+        // The jobs before this one have run and dropped their handles on the writer.
+        let Some(writer) = Arc::into_inner(writer) else {
+            return;
+        };
+        let writer = writer.into_inner().unwrap_or_else(PoisonError::into_inner);
         match writer.finish() {
             Ok(dir) => {
                 let name = crate::take::take_name(&dir);
