@@ -244,29 +244,6 @@ fn write_file(
         .map_err(|err| TakeError::io("write", &path, std::io::Error::other(err.to_string())))
 }
 
-/// What one sync of a take being written pushes to the disk: its audio up to a point and the
-/// manifest that counts it. Made by [`TakeWriter::checkpoint`] on the writing thread and
-/// committed on another, so that the writer never waits for the disk.
-pub struct TakeCheckpoint {
-    /// A second handle on the take's audio file.
-    audio: File,
-    /// The take's folder.
-    dir: PathBuf,
-    /// The manifest as it stood at the checkpoint.
-    manifest: TakeManifest,
-}
-
-impl TakeCheckpoint {
-    /// Pushes the audio written before the checkpoint to the disk, then the manifest that counts
-    /// it: after this, a crash loses nothing written before the checkpoint.
-    pub fn commit(self) -> Result<(), TakeError> {
-        self.audio
-            .sync_data()
-            .map_err(|e| TakeError::io("write the take's audio in", &self.dir, e))?;
-        write_manifest(&self.dir, &self.manifest)
-    }
-}
-
 /// Writes a take as it is recorded (see the module docs).
 pub struct TakeWriter {
     /// The folder being written (`NAME.take.partial`).
@@ -316,7 +293,7 @@ impl TakeWriter {
             }
             idx += 1;
         };
-        // Not waited for: the first checkpoint pushes it to the disk, and a take starting in a
+        // Not waited for: the first sync pushes it to the disk, and a take starting in a
         // bounce must not wait for a disk that another program keeps busy.
         write_manifest_with(&partial_dir, &manifest, Durability::Cached)?;
         let audio_path = partial_dir.join(AUDIO_FILE);
@@ -398,25 +375,12 @@ impl TakeWriter {
     /// Pushes what was written to the disk and updates the manifest, so a crash after this loses
     /// nothing written before it.
     pub fn sync(&mut self) -> Result<(), TakeError> {
-        self.checkpoint()?.commit()
-    }
-
-    /// Hands what was written to the OS and returns what a sync must push to the disk, to be
-    /// [committed](TakeCheckpoint::commit) on another thread while this one goes on writing.
-    /// Commit it before the next checkpoint and before [`finish`](Self::finish) (which renames
-    /// the folder), so that manifests reach the disk in order.
-    pub fn checkpoint(&mut self) -> Result<TakeCheckpoint, TakeError> {
         let path = &self.partial_dir;
-        let audio = self
-            .audio
+        self.audio
             .flush()
-            .and_then(|()| self.audio.get_ref().try_clone())
+            .and_then(|()| self.audio.get_ref().sync_data())
             .map_err(|e| TakeError::io("write the take's audio in", path, e))?;
-        Ok(TakeCheckpoint {
-            audio,
-            dir: self.partial_dir.clone(),
-            manifest: self.manifest.clone(),
-        })
+        write_manifest(&self.partial_dir, &self.manifest)
     }
 
     /// Closes the take and renames it to `NAME.take`; returns its folder.

@@ -8,7 +8,7 @@
 //! the same expression in burn ops, which the GPU backends run as kernels of their own.
 
 use burn::tensor::activation::relu;
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 /// Elements each rayon task takes at least: below this, handing work to another thread costs
@@ -19,6 +19,12 @@ const MIN_ELEMENTS_PER_TASK: usize = 16 * 1024;
 /// gradients, where the fused passes run (a pass on the buffer would cut autodiff's graph).
 pub(crate) fn on_host(x: &Tensor<4>) -> bool {
     x.dtype() == DType::F32 && x.device() == Device::flex() && !x.is_autodiff()
+}
+
+/// The values of a CPU backend tensor's data, row-major.
+pub(crate) fn host_slice(data: &TensorData) -> &[f32] {
+    data.as_slice::<f32>()
+        .expect("the CPU backend's float tensors are f32")
 }
 
 /// The values of a small tensor (per-channel factors), row-major.
@@ -89,9 +95,7 @@ pub fn add_skip(h: Tensor<4>, skip: Tensor<4>, up_sample: bool) -> Tensor<4> {
     let skip_width = skip.dims()[3];
     let skip_plane_len = skip.dims()[2] * skip_width;
     let skip = skip.into_data();
-    let skip = skip
-        .as_slice::<f32>()
-        .expect("the CPU backend's float tensors are f32");
+    let skip = host_slice(&skip);
     for_each_plane(h, |plane, values| {
         let source = &skip[plane * skip_plane_len..(plane + 1) * skip_plane_len];
         if up_sample {
@@ -124,9 +128,7 @@ pub fn interleave_phases(y: Tensor<4>, height: usize, width: usize) -> Tensor<4>
     let c_out = channels / 4;
     let phase_len = phase_h * phase_w;
     let data = y.into_data();
-    let phases = data
-        .as_slice::<f32>()
-        .expect("the CPU backend's float tensors are f32");
+    let phases = host_slice(&data);
     let (out_w, plane_len) = (2 * width, 4 * height * width);
     let mut out = vec![0.0f32; batch * c_out * plane_len];
     if plane_len > 0 {
@@ -151,7 +153,7 @@ pub fn interleave_phases(y: Tensor<4>, height: usize, width: usize) -> Tensor<4>
             });
     }
     Tensor::from_data(
-        burn::tensor::TensorData::new(out, [batch, c_out, 2 * height, 2 * width]),
+        TensorData::new(out, [batch, c_out, 2 * height, 2 * width]),
         &device,
     )
 }
@@ -159,7 +161,7 @@ pub fn interleave_phases(y: Tensor<4>, height: usize, width: usize) -> Tensor<4>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, TensorData, Tolerance};
+    use burn::tensor::{Distribution, Tolerance};
 
     fn random<const D: usize>(shape: [usize; D]) -> Tensor<D> {
         Tensor::random(shape, Distribution::Uniform(-2.0, 2.0), &Device::flex())

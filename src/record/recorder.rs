@@ -199,24 +199,42 @@ fn queue_sync(
     disk.sync_in_flight.store(true, Ordering::Relaxed);
     disk_thread.run(move || {
         if !disk.failed.load(Ordering::Acquire) {
-            let synced = lock(&writer).checkpoint().and_then(|c| c.commit());
-            if let Err(err) = synced {
-                fail_in(&takes, id, "the take could not be saved", &err);
-                // Release: the writer thread sees the panel's update before the flag.
-                disk.failed.store(true, Ordering::Release);
+            if let Err(err) = lock(&writer).sync() {
+                disk.fail(&takes, id, "the take could not be saved", &err);
             }
         }
         disk.sync_in_flight.store(false, Ordering::Release);
     });
 }
 
-/// Shows that take `id` failed and why.
-fn fail_in(takes: &TakesHub, id: u64, what: &str, err: &TakeError) {
-    takes.set_error(format!(
-        "{what}: {err}. Free space or choose another output folder; what reached the disk is \
-         kept"
-    ));
-    takes.update(id, |e| e.state = TakeState::Failed(err.to_string()));
+impl DiskState {
+    /// Shows in the panel that take `id` failed and why, then stops its writing.
+    fn fail(&self, takes: &TakesHub, id: u64, what: &str, err: &TakeError) {
+        takes.set_error(format!(
+            "{what}: {err}. Free space or choose another output folder; what reached the disk \
+             is kept"
+        ));
+        takes.update(id, |e| e.state = TakeState::Failed(err.to_string()));
+        // Release: the writer thread sees the panel's update before the flag.
+        self.failed.store(true, Ordering::Release);
+    }
+}
+
+/// Counts `lost` sample frames in the open take: in its manifest (on the disk thread, after
+/// the blocks before them) and in the panel.
+fn count_lost(
+    context: &RecorderContext,
+    disk_thread: &DiskThread,
+    writer: &Arc<Mutex<TakeWriter>>,
+    id: u64,
+    num_lost_frames: &mut u64,
+    lost: u64,
+) {
+    *num_lost_frames += lost;
+    let writer = writer.clone();
+    disk_thread.run(move || lock(&writer).add_lost_frames(lost));
+    let total = *num_lost_frames;
+    context.takes.update(id, |e| e.num_lost_frames = total);
 }
 
 /// Acts on one event from the audio thread.
@@ -249,11 +267,14 @@ fn handle(
             let bytes = std::mem::size_of_val(samples);
             // Acquire: pairs with the disk thread's Release subtraction after each write.
             if disk.queued_bytes.load(Ordering::Acquire) + bytes > MAX_QUEUED_BYTES {
-                *num_lost_frames += block_frames;
-                let (writer, lost) = (writer.clone(), block_frames);
-                disk_thread.run(move || lock(&writer).add_lost_frames(lost));
-                let lost = *num_lost_frames;
-                context.takes.update(id, |e| e.num_lost_frames = lost);
+                count_lost(
+                    context,
+                    disk_thread,
+                    writer,
+                    id,
+                    num_lost_frames,
+                    block_frames,
+                );
                 return;
             }
             disk.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
@@ -265,9 +286,7 @@ fn handle(
             disk_thread.run(move || {
                 if !disk.failed.load(Ordering::Acquire) {
                     if let Err(err) = lock(&writer).write_block(position_samples, &block) {
-                        fail_in(&takes, id, "the take stopped being written", &err);
-                        // Release: the writer thread sees the panel's update before the flag.
-                        disk.failed.store(true, Ordering::Release);
+                        disk.fail(&takes, id, "the take stopped being written", &err);
                     }
                 }
                 disk.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
@@ -279,13 +298,7 @@ fn handle(
                 id,
                 num_lost_frames,
                 ..
-            }) => {
-                *num_lost_frames += lost;
-                let writer = writer.clone();
-                disk_thread.run(move || lock(&writer).add_lost_frames(lost));
-                let total = *num_lost_frames;
-                context.takes.update(*id, |e| e.num_lost_frames = total);
-            }
+            }) => count_lost(context, disk_thread, writer, *id, num_lost_frames, lost),
             Some(Open::Refused { id: Some(id) }) => {
                 context.takes.update(*id, |e| e.num_lost_frames += lost);
             }

@@ -15,7 +15,7 @@ use burn::tensor::Tensor;
 
 use super::pool::Pooled;
 use super::{BasicConv2d, InceptionV1, Layer, Preprocess, IMAGENET_STD};
-use crate::models::fused::{for_each_plane, on_host};
+use crate::models::fused::{for_each_plane, host_slice, on_host};
 
 /// What the backward pass needs of one stage of the forward pass.
 pub(super) enum Step<'a> {
@@ -79,9 +79,7 @@ impl BasicConv2d {
     fn input_grad(&self, grad: Tensor<4>, output: Tensor<4>, input_hw: [usize; 2]) -> Tensor<4> {
         let [_, _, out_h, out_w] = output.dims();
         let output = output.into_data();
-        let output = output
-            .as_slice::<f32>()
-            .expect("the CPU backend's float tensors are f32");
+        let output = host_slice(&output);
         let plane_len = out_h * out_w;
         // ReLU: as burn's and PyTorch's, no gradient where the output is not positive.
         let grad = for_each_plane(grad, |plane, values| {

@@ -231,12 +231,9 @@ pub struct Inception {
 impl Inception {
     /// The block's output, its branches recorded on `tape` when there is one.
     fn run<'a>(&'a self, x: Tensor<4>, tape: Option<&mut Vec<Step<'a>>>) -> Tensor<4> {
-        let mut branches: Option<[Vec<Step<'a>>; 4]> = tape.is_some().then(Default::default);
-        let [t1, t2, t3, t4] = match branches.as_mut() {
-            Some([t1, t2, t3, t4]) => [Some(t1), Some(t2), Some(t3), Some(t4)],
-            None => [None, None, None, None],
-        };
-        let (mut t2, mut t3, mut t4) = (t2, t3, t4);
+        let mut branches: [Vec<Step<'a>>; 4] = Default::default();
+        let record = tape.is_some();
+        let [t1, mut t2, mut t3, mut t4] = branches.each_mut().map(|t| record.then_some(t));
         let b1 = self.branch1.run(x.clone(), t1); // [n, c1, h, w]
         let mid = self.branch2[0].run(x.clone(), t2.as_deref_mut());
         let b2 = self.branch2[1].run(mid, t2); // [n, c2, h, w]
@@ -245,15 +242,15 @@ impl Inception {
         let pooled = max_pool(x, 3, 1, 1, t4.as_deref_mut()); // [n, c_in, h, w]
         let b4 = self.branch4.run(pooled, t4); // [n, c4, h, w]
         let widths = [&b1, &b2, &b3, &b4].map(|b| b.dims()[1]);
-        if let (Some(tape), Some(branches)) = (tape, branches) {
+        if let Some(tape) = tape {
             tape.push(Step::Block { branches, widths });
         }
         Tensor::cat(vec![b1, b2, b3, b4], 1) // [n, c1+c2+c3+c4, h, w]
     }
 }
 
-/// torchvision's max pool (`ceil_mode=True`) of a square window, recorded on `tape` when there
-/// is one (only on the CPU backend, where the pool keeps the positions of its maxima).
+/// torchvision's max pool (`ceil_mode=True`) of a square window: our own on the CPU backend
+/// (recorded on `tape` when there is one), burn's elsewhere.
 fn max_pool<'a>(
     x: Tensor<4>,
     kernel: usize,

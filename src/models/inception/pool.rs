@@ -12,6 +12,8 @@
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
+use crate::models::fused::host_slice;
+
 /// A pool's input and output, for its gradient.
 pub struct Pooled {
     /// `[N, C, H, W]`.
@@ -93,12 +95,6 @@ impl Window {
     }
 }
 
-/// A CPU tensor's values.
-fn as_f32(data: &TensorData) -> &[f32] {
-    data.as_slice::<f32>()
-        .expect("the CPU backend's float tensors are f32")
-}
-
 /// A square-window max pool of `x` (`[N, C, H, W]`, on the CPU backend) with `stride` and
 /// `padding`, `out_hw` outputs (PyTorch's `ceil_mode` sizes, computed by the caller).
 pub fn max_pool(
@@ -118,7 +114,7 @@ pub fn max_pool(
     let [out_h, out_w] = out_hw;
     // Taken and given back whole: the buffer is not copied.
     let data = x.into_data();
-    let input = as_f32(&data);
+    let input = host_slice(&data);
     let (plane_len, out_len) = (height * width, out_h * out_w);
     let mut output = vec![0.0f32; n * c * out_len];
     if out_len > 0 {
@@ -164,7 +160,7 @@ impl Pooled {
             self.output.into_data(),
             grad.into_data(),
         );
-        let (input, output, grad) = (as_f32(&input), as_f32(&output), as_f32(&grad));
+        let (input, output, grad) = (host_slice(&input), host_slice(&output), host_slice(&grad));
         let (plane_len, out_len) = (height * width, out_h * out_w);
         let window = self.window;
         let mut input_grad = vec![0.0f32; n * c * plane_len];
