@@ -7,3 +7,5 @@ pub mod device;
 pub mod fused;
 pub mod inception;
 pub mod subnormals;
+pub(crate) mod vector_isa;
+pub(crate) mod winograd;

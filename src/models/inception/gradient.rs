@@ -16,6 +16,7 @@ use burn::tensor::Tensor;
 use super::pool::Pooled;
 use super::{BasicConv2d, InceptionV1, Layer, Preprocess, IMAGENET_STD};
 use crate::models::fused::{for_each_plane, host_slice, on_host};
+use crate::models::vector_isa::vectorised;
 
 /// What the backward pass needs of one stage of the forward pass.
 pub(super) enum Step<'a> {
@@ -77,6 +78,9 @@ fn backward(steps: Vec<Step<'_>>, grad: Tensor<4>) -> Tensor<4> {
 impl BasicConv2d {
     /// The gradient at the layer's input (`input_hw`) for `grad` at its ReLU's `output`.
     fn input_grad(&self, grad: Tensor<4>, output: Tensor<4>, input_hw: [usize; 2]) -> Tensor<4> {
+        if self.runs_winograd() {
+            return self.input_grad_winograd(grad, output);
+        }
         let [_, _, out_h, out_w] = output.dims();
         let output = output.into_data();
         let output = host_slice(&output);
@@ -84,10 +88,15 @@ impl BasicConv2d {
         // ReLU: as burn's and PyTorch's, no gradient where the output is not positive.
         let grad = for_each_plane(grad, |plane, values| {
             let out = &output[plane * plane_len..(plane + 1) * plane_len];
-            for (g, &o) in values.iter_mut().zip(out) {
-                // A select, not a branch: it vectorises.
-                *g = if o <= 0.0 { 0.0 } else { *g };
-            }
+            vectorised(
+                #[inline(always)]
+                || {
+                    for (g, &o) in values.iter_mut().zip(out) {
+                        // A select, not a branch: it vectorises.
+                        *g = if o <= 0.0 { 0.0 } else { *g };
+                    }
+                },
+            );
         });
         let [_, _, k, _] = self.weight.dims();
         let (s, p) = (self.stride, self.padding);

@@ -265,5 +265,6 @@ fn load_conv(
         bias: Tensor::from_data(TensorData::new(folded_bias, [c_out]), device),
         padding: spec.padding,
         stride: spec.stride,
+        host: Default::default(),
     })
 }

@@ -15,6 +15,7 @@
 //! structure).
 
 mod gradient;
+mod host_conv;
 mod load;
 mod pool;
 
@@ -182,6 +183,8 @@ pub struct BasicConv2d {
     padding: usize,
     /// Stride in both directions.
     stride: usize,
+    /// The weights as the CPU backend's 3×3 convolution takes them, made on first use.
+    host: host_conv::HostKernels,
 }
 
 impl BasicConv2d {
@@ -200,6 +203,9 @@ impl BasicConv2d {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.runs_winograd() && on_host(&x) {
+            return self.forward_winograd(x);
+        }
         let options = ConvOptions::new(
             [self.stride, self.stride],
             [self.padding, self.padding],

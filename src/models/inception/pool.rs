@@ -13,6 +13,7 @@ use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
 use crate::models::fused::host_slice;
+use crate::models::vector_isa::vectorised;
 
 /// A pool's input and output, for its gradient.
 pub struct Pooled {
@@ -57,6 +58,7 @@ impl Window {
     }
 
     /// `maxima[o]`: the maximum of `row` over window `o`'s columns.
+    #[inline(always)]
     fn row_maxima(self, row: &[f32], maxima: &mut [f32]) {
         let (k, s, p) = (self.kernel, self.stride, self.padding);
         // Windows wholly inside the row: [inner_start, inner_end), one shifted, strided pass
@@ -121,22 +123,28 @@ pub fn max_pool(
         output.par_chunks_mut(out_len).enumerate().for_each_init(
             || vec![0.0f32; height * out_w],
             |row_max, (plane_idx, out)| {
-                let plane = &input[plane_idx * plane_len..(plane_idx + 1) * plane_len];
-                for (row, maxima) in plane
-                    .chunks_exact(width)
-                    .zip(row_max.chunks_exact_mut(out_w))
-                {
-                    window.row_maxima(row, maxima);
-                }
-                for (oy, out_row) in out.chunks_exact_mut(out_w).enumerate() {
-                    let (y0, y1) = window.span(oy, height);
-                    out_row.copy_from_slice(&row_max[y0 * out_w..(y0 + 1) * out_w]);
-                    for maxima in row_max[(y0 + 1) * out_w..y1 * out_w].chunks_exact(out_w) {
-                        for (o, &m) in out_row.iter_mut().zip(maxima) {
-                            *o = max_nan(*o, m);
+                vectorised(
+                    #[inline(always)]
+                    || {
+                        let plane = &input[plane_idx * plane_len..(plane_idx + 1) * plane_len];
+                        for (row, maxima) in plane
+                            .chunks_exact(width)
+                            .zip(row_max.chunks_exact_mut(out_w))
+                        {
+                            window.row_maxima(row, maxima);
                         }
-                    }
-                }
+                        for (oy, out_row) in out.chunks_exact_mut(out_w).enumerate() {
+                            let (y0, y1) = window.span(oy, height);
+                            out_row.copy_from_slice(&row_max[y0 * out_w..(y0 + 1) * out_w]);
+                            for maxima in row_max[(y0 + 1) * out_w..y1 * out_w].chunks_exact(out_w)
+                            {
+                                for (o, &m) in out_row.iter_mut().zip(maxima) {
+                                    *o = max_nan(*o, m);
+                                }
+                            }
+                        }
+                    },
+                )
             },
         );
     }
