@@ -316,6 +316,8 @@ impl Scratch {
                     None => odd[half..].fill(0.0),
                 }
                 even[half + 1..].fill(0.0);
+                // d B on each tile's columns (a, b, c, d) = (even[j], odd[j], even[j + 1],
+                // odd[j + 1]): (a − c, b + c, c − b, b − d).
                 let (e0, e1, o0, o1) = (&even[..cols], &even[1..], &odd[..cols], &odd[1..]);
                 let (c0, rest) = columns.split_at_mut(cols);
                 let (c1, rest) = rest.split_at_mut(cols);
