@@ -27,6 +27,17 @@ pub(crate) fn host_slice(data: &TensorData) -> &[f32] {
         .expect("the CPU backend's float tensors are f32")
 }
 
+/// The gradient through a ReLU: `grad` where the ReLU's `output` is positive, 0 elsewhere (as
+/// burn's and PyTorch's). A select, not a branch: it vectorises.
+#[inline(always)]
+pub(crate) fn relu_grad(grad: f32, output: f32) -> f32 {
+    if output <= 0.0 {
+        0.0
+    } else {
+        grad
+    }
+}
+
 /// The values of a small tensor (per-channel factors), row-major.
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()

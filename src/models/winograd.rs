@@ -17,6 +17,7 @@
 
 use rayon::prelude::*;
 
+use super::fused::relu_grad;
 use super::vector_isa::vectorised;
 
 /// Output tiles a band aims for: enough rows for the matrix products to run at full speed,
@@ -297,12 +298,11 @@ impl Scratch {
                     }
                     Some(m) => {
                         let m = m[y * width..][..width].chunks_exact(2);
-                        let keep = |value: f32, m: f32| if m <= 0.0 { 0.0 } else { value };
                         for (((pair, m), o), e) in
                             pairs.zip(m).zip(odd.iter_mut()).zip(&mut even[1..])
                         {
-                            *o = keep(pair[0], m[0]);
-                            *e = keep(pair[1], m[1]);
+                            *o = relu_grad(pair[0], m[0]);
+                            *e = relu_grad(pair[1], m[1]);
                         }
                     }
                 }
@@ -310,7 +310,7 @@ impl Scratch {
                 match last {
                     Some(value) => {
                         let m = mask_plane.map_or(1.0, |m| m[y * width + width - 1]);
-                        odd[half] = if m <= 0.0 { 0.0 } else { value };
+                        odd[half] = relu_grad(value, m);
                         odd[half + 1..].fill(0.0);
                     }
                     None => odd[half..].fill(0.0),

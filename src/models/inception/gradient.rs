@@ -15,7 +15,7 @@ use burn::tensor::Tensor;
 
 use super::pool::Pooled;
 use super::{BasicConv2d, InceptionV1, Layer, Preprocess, IMAGENET_STD};
-use crate::models::fused::{for_each_plane, host_slice, on_host};
+use crate::models::fused::{for_each_plane, host_slice, on_host, relu_grad};
 use crate::models::vector_isa::vectorised;
 
 /// What the backward pass needs of one stage of the forward pass.
@@ -85,15 +85,13 @@ impl BasicConv2d {
         let output = output.into_data();
         let output = host_slice(&output);
         let plane_len = out_h * out_w;
-        // ReLU: as burn's and PyTorch's, no gradient where the output is not positive.
         let grad = for_each_plane(grad, |plane, values| {
             let out = &output[plane * plane_len..(plane + 1) * plane_len];
             vectorised(
                 #[inline(always)]
                 || {
                     for (g, &o) in values.iter_mut().zip(out) {
-                        // A select, not a branch: it vectorises.
-                        *g = if o <= 0.0 { 0.0 } else { *g };
+                        *g = relu_grad(*g, o);
                     }
                 },
             );
