@@ -93,11 +93,6 @@ impl WinogradKernel {
             out_channels,
         }
     }
-
-    /// Output channels of the convolution.
-    pub(crate) fn out_channels(&self) -> usize {
-        self.out_channels
-    }
 }
 
 /// What happens to the input as it is read and to the output as it is written.
@@ -138,7 +133,7 @@ pub(crate) fn conv3x3(
     let num_bands = grid.rows.div_ceil(band_rows);
     let in_image = in_channels * plane_len;
     let out_image = out_channels * plane_len;
-    let out_ptr = SharedOutput(output.as_mut_ptr());
+    let out_ptr = SharedOutput::new(&mut output);
     (0..batch * num_bands).into_par_iter().for_each(|job| {
         with_scratch(&grid, band_rows, in_channels, out_channels, |scratch| {
             let (image, band) = (job / num_bands, job % num_bands);
@@ -499,25 +494,36 @@ fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
     }
 }
 
-/// The output buffer, shared by the bands: each writes only its own rows.
+/// An output buffer shared by parallel bands: each writes only its own rows (see
+/// [`conv3x3`] and [`super::im2col`]).
 #[derive(Clone, Copy)]
-struct SharedOutput(*mut f32);
+pub(crate) struct SharedOutput(*mut f32);
 
-// SAFETY: the bands write disjoint rows (see `conv3x3`), and the buffer outlives the loop.
+// SAFETY: the bands write disjoint rows, and the buffer outlives the loop.
 unsafe impl Send for SharedOutput {}
 unsafe impl Sync for SharedOutput {}
 
 impl SharedOutput {
+    /// The whole of `buffer`.
+    pub(crate) fn new(buffer: &mut [f32]) -> Self {
+        SharedOutput(buffer.as_mut_ptr())
+    }
+
     /// The buffer from element `start` on.
-    fn offset(self, start: usize) -> Self {
+    pub(crate) fn offset(self, start: usize) -> Self {
         SharedOutput(self.0.wrapping_add(start))
+    }
+
+    /// The first element's address.
+    pub(crate) fn ptr(self) -> *mut f32 {
+        self.0
     }
 
     /// The `len` elements from `start`.
     ///
     /// # Safety
     /// The range must lie in the buffer, and no other task may touch it while the slice lives.
-    unsafe fn rows<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
+    pub(crate) unsafe fn rows<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
         std::slice::from_raw_parts_mut(self.0.add(start), len)
     }
 }
@@ -525,32 +531,9 @@ impl SharedOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::test_tensors::{assert_close, random, values};
     use burn::tensor::module::{conv2d, conv_transpose2d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-    use burn::tensor::{Device, Distribution, Tensor};
-
-    fn random(shape: [usize; 4], low: f32) -> Tensor<4> {
-        Tensor::random(
-            shape,
-            Distribution::Uniform(low as f64, 1.0),
-            &Device::flex(),
-        )
-    }
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data().try_into_vec::<f32>().unwrap()
-    }
-
-    fn assert_close(ours: &[f32], reference: Tensor<4>, what: &str) {
-        let reference = values(reference);
-        assert_eq!(ours.len(), reference.len(), "{what}");
-        let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let diff = ours
-            .iter()
-            .zip(&reference)
-            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(diff <= 1e-5 * scale.max(1.0), "{what}: {diff} of {scale}");
-    }
 
     /// Shapes with odd and even sides, one-pixel images, and bands of several tile rows.
     const SHAPES: [[usize; 5]; 6] = [
@@ -568,8 +551,7 @@ mod tests {
         for [batch, c_in, c_out, h, w] in SHAPES {
             let x = random([batch, c_in, h, w], -1.0);
             let weight = random([c_out, c_in, 3, 3], -1.0);
-            let bias =
-                Tensor::<1>::random([c_out], Distribution::Uniform(-1.0, 1.0), &Device::flex());
+            let bias = random([c_out], -1.0);
             let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
             let reference = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
             let kernel = WinogradKernel::forward(&values(weight), c_out, c_in);

@@ -5,18 +5,16 @@
 //! DeepDream only needs the input's gradient through a fixed network, which is short to write
 //! out: the forward pass records each stage ([`Step`]), and the backward pass walks them in
 //! reverse: a ReLU passes the gradient where its output is positive, a convolution's input
-//! gradient is burn's transposed convolution with the same weights (what burn's autodiff does
-//! too), a pool sends each output's gradient to its maximum, an Inception block splits the
-//! gradient among its branches and sums what comes back.
+//! gradient is the transposed convolution with the same weights (our own CPU kernels, see
+//! [`super::host_conv`]), a pool sends each output's gradient to its maximum, an Inception block
+//! splits the gradient among its branches and sums what comes back.
 
-use burn::tensor::module::conv_transpose2d;
-use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::Tensor;
 
+use super::host::HostTensor;
 use super::pool::Pooled;
 use super::{BasicConv2d, InceptionV1, Layer, Preprocess, IMAGENET_STD};
-use crate::models::fused::{for_each_plane, host_slice, on_host, relu_grad};
-use crate::models::vector_isa::vectorised;
+use crate::models::fused::on_host;
 
 /// What the backward pass needs of one stage of the forward pass.
 pub(super) enum Step<'a> {
@@ -26,8 +24,8 @@ pub(super) enum Step<'a> {
         conv: &'a BasicConv2d,
         /// Its input's `[height, width]`.
         input_hw: [usize; 2],
-        /// Its output (after the ReLU); boxed, as tensors are large values.
-        output: Box<Tensor<4>>,
+        /// Its output (after the ReLU).
+        output: HostTensor,
     },
     /// A max pool.
     Pool(Box<Pooled>),
@@ -42,22 +40,22 @@ pub(super) enum Step<'a> {
 
 impl Step<'_> {
     /// The gradient at the stage's input for `grad` at its output.
-    fn backward(self, grad: Tensor<4>) -> Tensor<4> {
+    fn backward(self, grad: HostTensor) -> HostTensor {
         match self {
             Step::Conv {
                 conv,
                 input_hw,
                 output,
-            } => conv.input_grad(grad, *output, input_hw),
+            } => conv.input_grad_on_host(&grad, &output, input_hw),
             Step::Pool(pooled) => pooled.input_grad(grad),
             Step::Block { branches, widths } => {
                 let mut start = 0;
-                let mut sum: Option<Tensor<4>> = None;
+                let mut sum: Option<HostTensor> = None;
                 for (branch, width) in branches.into_iter().zip(widths) {
-                    let part = backward(branch, grad.clone().narrow(1, start, width));
+                    let part = backward(branch, grad.narrow_channels(start..start + width));
                     start += width;
                     sum = Some(match sum {
-                        Some(sum) => sum + part,
+                        Some(sum) => sum.add(&part),
                         None => part,
                     });
                 }
@@ -68,48 +66,11 @@ impl Step<'_> {
 }
 
 /// The gradient at the first stage's input for `grad` at the last one's output.
-fn backward(steps: Vec<Step<'_>>, grad: Tensor<4>) -> Tensor<4> {
+fn backward(steps: Vec<Step<'_>>, grad: HostTensor) -> HostTensor {
     steps
         .into_iter()
         .rev()
         .fold(grad, |grad, step| step.backward(grad))
-}
-
-impl BasicConv2d {
-    /// The gradient at the layer's input (`input_hw`) for `grad` at its ReLU's `output`.
-    fn input_grad(&self, grad: Tensor<4>, output: Tensor<4>, input_hw: [usize; 2]) -> Tensor<4> {
-        if self.runs_winograd() {
-            return self.input_grad_winograd(grad, output);
-        }
-        let [_, _, out_h, out_w] = output.dims();
-        let output = output.into_data();
-        let output = host_slice(&output);
-        let plane_len = out_h * out_w;
-        let grad = for_each_plane(grad, |plane, values| {
-            let out = &output[plane * plane_len..(plane + 1) * plane_len];
-            vectorised(
-                #[inline(always)]
-                || {
-                    for (g, &o) in values.iter_mut().zip(out) {
-                        *g = relu_grad(*g, o);
-                    }
-                },
-            );
-        });
-        let [_, _, k, _] = self.weight.dims();
-        let (s, p) = (self.stride, self.padding);
-        // A strided convolution drops the input's last rows when they do not fill a stride: the
-        // transposed convolution adds them back as output padding.
-        let extra = |input: usize, out: usize| input + 2 * p - ((out - 1) * s + k);
-        let options = ConvTransposeOptions::new(
-            [s, s],
-            [p, p],
-            [extra(input_hw[0], out_h), extra(input_hw[1], out_w)],
-            [1, 1],
-            1,
-        );
-        conv_transpose2d(grad, self.weight.clone(), None, options)
-    }
 }
 
 impl InceptionV1 {
@@ -126,9 +87,12 @@ impl InceptionV1 {
             on_host(&pixels),
             "the input gradient by hand runs on the CPU backend; use autodiff elsewhere"
         );
+        let device = pixels.device();
+        let x = HostTensor::from_tensor(self.preprocess_pixels(pixels));
         let mut tape = Vec::new();
-        let output = self.run(pixels, layer, Some(&mut tape));
-        let grad = backward(tape, output_grad(output)); // [n, 3, h, w]
+        let output = self.run(x, layer, Some(&mut tape)).into_tensor(&device);
+        let grad = HostTensor::from_tensor(output_grad(output));
+        let grad = backward(tape, grad).into_tensor(&device); // [n, 3, h, w]
         match self.preprocess {
             Preprocess::Identity => grad,
             Preprocess::Pretrained => {

@@ -1,33 +1,48 @@
-//! GoogLeNet's 3×3 layers (stride 1, padding 1) on the CPU backend through our own Winograd
-//! convolution ([`crate::models::winograd`]), forward and input gradient: they are most of
-//! DeepDream's work, and burn's CPU convolution takes ~1.5× as long for them.
+//! GoogLeNet's convolutions on the CPU backend through our own kernels, forward and input
+//! gradient: the 3×3 layers (stride 1, padding 1) through the Winograd convolution
+//! ([`crate::models::winograd`]), the others (1×1 and the 7×7 stem) as image-to-columns and
+//! matrix products ([`crate::models::im2col`]). burn's CPU convolution takes ~1.5× as long for
+//! the 3×3 layers and runs the bias, the ReLU and its transposed convolution's scatter on few
+//! threads.
 
 use std::sync::{Arc, OnceLock};
 
-use burn::tensor::{Tensor, TensorData};
-
+use super::host::HostTensor;
 use super::BasicConv2d;
 use crate::models::fused::host_slice;
+use crate::models::im2col::{conv_bias_relu, conv_input_grad, Geometry};
 use crate::models::winograd::{conv3x3, Fusion, WinogradKernel};
 
-/// A 3×3 layer's weights in the form the Winograd convolution takes, made on first use.
+/// A layer's weights in the form our CPU convolutions take, made on first use.
 #[derive(Debug, Default, Clone)]
 pub(super) struct HostKernels(Arc<OnceLock<Kernels>>);
 
 /// See [`HostKernels`].
 #[derive(Debug)]
 struct Kernels {
-    /// For the forward convolution.
-    forward: WinogradKernel,
-    /// For its input gradient.
-    input_grad: WinogradKernel,
+    /// The weights for the convolution the layer runs as.
+    form: Form,
     /// The bias, per output channel.
     bias: Vec<f32>,
 }
 
+/// See [`Kernels`].
+#[derive(Debug)]
+enum Form {
+    /// A 3×3 layer's Winograd kernels.
+    Winograd {
+        /// For the forward convolution.
+        forward: WinogradKernel,
+        /// For its input gradient.
+        input_grad: WinogradKernel,
+    },
+    /// Any other layer's weights, `[out, in, k, k]` row-major.
+    Matrix(Vec<f32>),
+}
+
 impl BasicConv2d {
     /// Whether this layer runs as our Winograd convolution on the CPU backend.
-    pub(super) fn runs_winograd(&self) -> bool {
+    fn runs_winograd(&self) -> bool {
         let [_, _, kh, kw] = self.weight.dims();
         [kh, kw, self.stride, self.padding] == [3, 3, 1, 1]
     }
@@ -37,43 +52,75 @@ impl BasicConv2d {
             let [c_out, c_in, _, _] = self.weight.dims();
             let weight = self.weight.clone().into_data();
             let weight = host_slice(&weight);
+            let form = if self.runs_winograd() {
+                Form::Winograd {
+                    forward: WinogradKernel::forward(weight, c_out, c_in),
+                    input_grad: WinogradKernel::input_grad(weight, c_out, c_in),
+                }
+            } else {
+                Form::Matrix(weight.to_vec())
+            };
             Kernels {
-                forward: WinogradKernel::forward(weight, c_out, c_in),
-                input_grad: WinogradKernel::input_grad(weight, c_out, c_in),
+                form,
                 bias: host_slice(&self.bias.clone().into_data()).to_vec(),
             }
         })
     }
 
-    /// `relu(conv(x) + bias)` for a layer that [`Self::runs_winograd`], `x` on the CPU backend.
-    pub(super) fn forward_winograd(&self, x: Tensor<4>) -> Tensor<4> {
-        let kernels = self.kernels();
-        let device = x.device();
-        let [n, _, h, w] = x.dims();
-        let x = x.into_data();
-        let fusion = Fusion {
-            bias: Some(&kernels.bias),
-            relu: true,
-            ..Fusion::default()
-        };
-        let y = conv3x3(host_slice(&x), [n, h, w], &kernels.forward, fusion);
-        let c_out = kernels.forward.out_channels();
-        Tensor::from_data(TensorData::new(y, [n, c_out, h, w]), &device)
+    /// The layer's shape for an input of `in_hw`.
+    fn geometry(&self, in_hw: [usize; 2]) -> Geometry {
+        let [out_channels, in_channels, kernel, _] = self.weight.dims();
+        Geometry {
+            in_channels,
+            out_channels,
+            kernel,
+            stride: self.stride,
+            padding: self.padding,
+            in_hw,
+        }
     }
 
-    /// The gradient at the input of a layer that [`Self::runs_winograd`] for `grad` at its
-    /// ReLU's `output`.
-    pub(super) fn input_grad_winograd(&self, grad: Tensor<4>, output: Tensor<4>) -> Tensor<4> {
+    /// `relu(conv(x) + bias)`.
+    pub(super) fn forward_on_host(&self, x: &HostTensor) -> HostTensor {
         let kernels = self.kernels();
-        let device = grad.device();
-        let [n, _, h, w] = grad.dims();
-        let (grad, output) = (grad.into_data(), output.into_data());
-        let fusion = Fusion {
-            relu_mask: Some(host_slice(&output)),
-            ..Fusion::default()
+        let [n, _, h, w] = x.dims();
+        let geometry = self.geometry([h, w]);
+        let y = match &kernels.form {
+            Form::Winograd { forward, .. } => {
+                let fusion = Fusion {
+                    bias: Some(&kernels.bias),
+                    relu: true,
+                    ..Fusion::default()
+                };
+                conv3x3(x.values(), [n, h, w], forward, fusion)
+            }
+            Form::Matrix(weight) => conv_bias_relu(x.values(), n, geometry, weight, &kernels.bias),
         };
-        let x_grad = conv3x3(host_slice(&grad), [n, h, w], &kernels.input_grad, fusion);
-        let c_in = kernels.input_grad.out_channels();
-        Tensor::from_data(TensorData::new(x_grad, [n, c_in, h, w]), &device)
+        let [out_h, out_w] = geometry.out_hw();
+        HostTensor::new(y, [n, geometry.out_channels, out_h, out_w])
+    }
+
+    /// The gradient at the input (`in_hw`) for `grad` at the layer's ReLU's `output`.
+    pub(super) fn input_grad_on_host(
+        &self,
+        grad: &HostTensor,
+        output: &HostTensor,
+        in_hw: [usize; 2],
+    ) -> HostTensor {
+        let kernels = self.kernels();
+        let [n, _, out_h, out_w] = grad.dims();
+        let geometry = self.geometry(in_hw);
+        let (grad, output) = (grad.values(), output.values());
+        let x_grad = match &kernels.form {
+            Form::Winograd { input_grad, .. } => {
+                let fusion = Fusion {
+                    relu_mask: Some(output),
+                    ..Fusion::default()
+                };
+                conv3x3(grad, [n, out_h, out_w], input_grad, fusion)
+            }
+            Form::Matrix(weight) => conv_input_grad(grad, output, n, geometry, weight),
+        };
+        HostTensor::new(x_grad, [n, geometry.in_channels, in_hw[0], in_hw[1]])
     }
 }

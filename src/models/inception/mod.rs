@@ -15,6 +15,7 @@
 //! structure).
 
 mod gradient;
+mod host;
 mod host_conv;
 mod load;
 mod pool;
@@ -25,6 +26,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::models::fused::on_host;
 use gradient::Step;
+use host::HostTensor;
 
 pub use load::{expected_tensors, InceptionError};
 
@@ -188,24 +190,8 @@ pub struct BasicConv2d {
 }
 
 impl BasicConv2d {
-    /// [`Self::forward`], recorded on `tape` when there is one.
-    fn run<'a>(&'a self, x: Tensor<4>, tape: Option<&mut Vec<Step<'a>>>) -> Tensor<4> {
-        let [_, _, h, w] = x.dims();
-        let output = self.forward(x);
-        if let Some(tape) = tape {
-            tape.push(Step::Conv {
-                conv: self,
-                input_hw: [h, w],
-                output: Box::new(output.clone()),
-            });
-        }
-        output
-    }
-
+    /// `relu(conv(x) + bias)` in burn's ops, for any backend (autodiff included).
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.runs_winograd() && on_host(&x) {
-            return self.forward_winograd(x);
-        }
         let options = ConvOptions::new(
             [self.stride, self.stride],
             [self.padding, self.padding],
@@ -218,6 +204,102 @@ impl BasicConv2d {
             Some(self.bias.clone()),
             options,
         ))
+    }
+}
+
+/// What flows between GoogLeNet's stages: burn tensors on any backend (autodiff included), or
+/// [`HostTensor`]s between our own CPU kernels, whose stages can be recorded on a tape for the
+/// backward pass ([`gradient`]).
+trait Activation: Clone {
+    /// `conv`'s output for this input, recorded on `tape` when there is one.
+    fn conv<'a>(self, conv: &'a BasicConv2d, tape: Option<&mut Vec<Step<'a>>>) -> Self;
+
+    /// torchvision's max pool (`ceil_mode=True`) of a square window, recorded on `tape` when
+    /// there is one.
+    fn max_pool<'a>(
+        self,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        tape: Option<&mut Vec<Step<'a>>>,
+    ) -> Self;
+
+    /// The four branches' outputs, concatenated along the channels.
+    fn cat_channels(parts: [Self; 4]) -> Self;
+
+    /// Channels.
+    fn num_channels(&self) -> usize;
+}
+
+impl Activation for Tensor<4> {
+    fn conv<'a>(self, conv: &'a BasicConv2d, tape: Option<&mut Vec<Step<'a>>>) -> Self {
+        debug_assert!(tape.is_none(), "the tape records host tensors");
+        conv.forward(self)
+    }
+
+    fn max_pool<'a>(
+        self,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        tape: Option<&mut Vec<Step<'a>>>,
+    ) -> Self {
+        debug_assert!(tape.is_none(), "the tape records host tensors");
+        let options = MaxPoolOptions::new([kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding([padding, padding])
+            .with_ceil_mode(true);
+        max_pool2d(self, options)
+    }
+
+    fn cat_channels(parts: [Self; 4]) -> Self {
+        Tensor::cat(parts.into(), 1)
+    }
+
+    fn num_channels(&self) -> usize {
+        self.dims()[1]
+    }
+}
+
+impl Activation for HostTensor {
+    fn conv<'a>(self, conv: &'a BasicConv2d, tape: Option<&mut Vec<Step<'a>>>) -> Self {
+        let [_, _, h, w] = self.dims();
+        let output = conv.forward_on_host(&self);
+        if let Some(tape) = tape {
+            tape.push(Step::Conv {
+                conv,
+                input_hw: [h, w],
+                output: output.clone(),
+            });
+        }
+        output
+    }
+
+    fn max_pool<'a>(
+        self,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        tape: Option<&mut Vec<Step<'a>>>,
+    ) -> Self {
+        let [_, _, h, w] = self.dims();
+        let out_hw = [h, w].map(|len| {
+            ceil_pool_output(len, kernel, stride, padding).expect("the caller checked the size")
+        });
+        let pooled = pool::max_pool(self, kernel, stride, padding, out_hw);
+        let output = pooled.output.clone();
+        if let Some(tape) = tape {
+            tape.push(Step::Pool(Box::new(pooled)));
+        }
+        output
+    }
+
+    fn cat_channels(parts: [Self; 4]) -> Self {
+        HostTensor::cat_channels(&parts)
+    }
+
+    fn num_channels(&self) -> usize {
+        self.dims()[1]
     }
 }
 
@@ -236,52 +318,23 @@ pub struct Inception {
 
 impl Inception {
     /// The block's output, its branches recorded on `tape` when there is one.
-    fn run<'a>(&'a self, x: Tensor<4>, tape: Option<&mut Vec<Step<'a>>>) -> Tensor<4> {
+    fn run<'a, A: Activation>(&'a self, x: A, tape: Option<&mut Vec<Step<'a>>>) -> A {
         let mut branches: [Vec<Step<'a>>; 4] = Default::default();
         let record = tape.is_some();
         let [t1, mut t2, mut t3, mut t4] = branches.each_mut().map(|t| record.then_some(t));
-        let b1 = self.branch1.run(x.clone(), t1); // [n, c1, h, w]
-        let mid = self.branch2[0].run(x.clone(), t2.as_deref_mut());
-        let b2 = self.branch2[1].run(mid, t2); // [n, c2, h, w]
-        let mid = self.branch3[0].run(x.clone(), t3.as_deref_mut());
-        let b3 = self.branch3[1].run(mid, t3); // [n, c3, h, w]
-        let pooled = max_pool(x, 3, 1, 1, t4.as_deref_mut()); // [n, c_in, h, w]
-        let b4 = self.branch4.run(pooled, t4); // [n, c4, h, w]
-        let widths = [&b1, &b2, &b3, &b4].map(|b| b.dims()[1]);
+        let b1 = x.clone().conv(&self.branch1, t1); // [n, c1, h, w]
+        let mid = x.clone().conv(&self.branch2[0], t2.as_deref_mut());
+        let b2 = mid.conv(&self.branch2[1], t2); // [n, c2, h, w]
+        let mid = x.clone().conv(&self.branch3[0], t3.as_deref_mut());
+        let b3 = mid.conv(&self.branch3[1], t3); // [n, c3, h, w]
+        let pooled = x.max_pool(3, 1, 1, t4.as_deref_mut()); // [n, c_in, h, w]
+        let b4 = pooled.conv(&self.branch4, t4); // [n, c4, h, w]
+        let widths = [&b1, &b2, &b3, &b4].map(|b| b.num_channels());
         if let Some(tape) = tape {
             tape.push(Step::Block { branches, widths });
         }
-        Tensor::cat(vec![b1, b2, b3, b4], 1) // [n, c1+c2+c3+c4, h, w]
+        A::cat_channels([b1, b2, b3, b4]) // [n, c1+c2+c3+c4, h, w]
     }
-}
-
-/// torchvision's max pool (`ceil_mode=True`) of a square window: our own on the CPU backend
-/// (recorded on `tape` when there is one), burn's elsewhere.
-fn max_pool<'a>(
-    x: Tensor<4>,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    tape: Option<&mut Vec<Step<'a>>>,
-) -> Tensor<4> {
-    if !on_host(&x) {
-        debug_assert!(tape.is_none(), "the input gradient by hand runs on the CPU");
-        let options = MaxPoolOptions::new([kernel, kernel])
-            .with_stride([stride, stride])
-            .with_padding([padding, padding])
-            .with_ceil_mode(true);
-        return max_pool2d(x, options);
-    }
-    let [_, _, h, w] = x.dims();
-    let out_hw = [h, w].map(|len| {
-        ceil_pool_output(len, kernel, stride, padding).expect("the caller checked the size")
-    });
-    let pooled = pool::max_pool(x, kernel, stride, padding, out_hw);
-    let output = pooled.output.clone();
-    if let Some(tape) = tape {
-        tape.push(Step::Pool(Box::new(pooled)));
-    }
-    output
 }
 
 /// GoogLeNet's feature layers with loaded, frozen weights.
@@ -380,31 +433,38 @@ impl InceptionV1 {
     /// Callers check the size first with [`Self::check_input_size`]: the backends panic on an
     /// input too small for a pooling window.
     pub fn forward_to(&self, pixels: Tensor<4>, layer: Layer) -> Tensor<4> {
-        self.run(pixels, layer, None)
+        let x = self.preprocess_pixels(pixels); // [n, 3, h, w]
+        if on_host(&x) {
+            let device = x.device();
+            return self
+                .run(HostTensor::from_tensor(x), layer, None)
+                .into_tensor(&device);
+        }
+        self.run(x, layer, None)
     }
 
-    /// [`Self::forward_to`], each stage recorded on `tape` when there is one.
-    fn run<'a>(
+    /// The network from its (preprocessed) input `x` to `layer`'s output, each stage recorded
+    /// on `tape` when there is one.
+    fn run<'a, A: Activation>(
         &'a self,
-        pixels: Tensor<4>,
+        x: A,
         layer: Layer,
         mut tape: Option<&mut Vec<Step<'a>>>,
-    ) -> Tensor<4> {
-        let x = self.preprocess_pixels(pixels); // [n, 3, h, w]
-        let x = self.conv1.run(x, tape.as_deref_mut()); // [n, 64, h/2, w/2]
+    ) -> A {
+        let x = x.conv(&self.conv1, tape.as_deref_mut()); // [n, 64, h/2, w/2]
         if layer == Layer::Conv1 {
             return x;
         }
-        let x = max_pool(x, 3, 2, 0, tape.as_deref_mut()); // [n, 64, h/4, w/4]
-        let x = self.conv2.run(x, tape.as_deref_mut()); // [n, 64, h/4, w/4]
+        let x = x.max_pool(3, 2, 0, tape.as_deref_mut()); // [n, 64, h/4, w/4]
+        let x = x.conv(&self.conv2, tape.as_deref_mut()); // [n, 64, h/4, w/4]
         if layer == Layer::Conv2 {
             return x;
         }
-        let x = self.conv3.run(x, tape.as_deref_mut()); // [n, 192, h/4, w/4]
+        let x = x.conv(&self.conv3, tape.as_deref_mut()); // [n, 192, h/4, w/4]
         if layer == Layer::Conv3 {
             return x;
         }
-        let x = max_pool(x, 3, 2, 0, tape.as_deref_mut()); // [n, 192, h/8, w/8]
+        let x = x.max_pool(3, 2, 0, tape.as_deref_mut()); // [n, 192, h/8, w/8]
         let x = self.inception3a.run(x, tape.as_deref_mut()); // [n, 256, h/8, w/8]
         if layer == Layer::Inception3a {
             return x;
@@ -413,7 +473,7 @@ impl InceptionV1 {
         if layer == Layer::Inception3b {
             return x;
         }
-        let mut x = max_pool(x, 3, 2, 0, tape.as_deref_mut()); // [n, 480, h/16, w/16]
+        let mut x = x.max_pool(3, 2, 0, tape.as_deref_mut()); // [n, 480, h/16, w/16]
         for (block, block_layer) in [
             (&self.inception4a, Layer::Inception4a), // [n, 512, h/16, w/16]
             (&self.inception4b, Layer::Inception4b), // [n, 512, h/16, w/16]
@@ -426,7 +486,7 @@ impl InceptionV1 {
                 return x;
             }
         }
-        let x = max_pool(x, 2, 2, 0, tape.as_deref_mut()); // [n, 832, h/32, w/32]
+        let x = x.max_pool(2, 2, 0, tape.as_deref_mut()); // [n, 832, h/32, w/32]
         let x = self.inception5a.run(x, tape.as_deref_mut()); // [n, 832, h/32, w/32]
         if layer == Layer::Inception5a {
             return x;
