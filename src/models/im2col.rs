@@ -103,11 +103,14 @@ fn with_scratch<R>(work: impl FnOnce(&mut Scratch) -> R) -> R {
 }
 
 /// Rows per band for `rows` rows of `width` pixels: about [`COLUMNS_PER_BAND`] pixels and at
-/// least `min_rows`, but at least one band per thread.
+/// least `min_rows` (up to 32 times that many pixels: each thread keeps its scratch), but at
+/// least one band per thread.
 fn band_rows(rows: usize, width: usize, min_rows: usize) -> usize {
+    let width = width.max(1);
     let per_thread = rows.div_ceil(rayon::current_num_threads()).max(1);
+    let min_rows = min_rows.min(32 * COLUMNS_PER_BAND / width);
     COLUMNS_PER_BAND
-        .div_ceil(width.max(1))
+        .div_ceil(width)
         .max(min_rows)
         .clamp(1, per_thread)
 }
