@@ -38,6 +38,19 @@ pub(crate) fn relu_grad(grad: f32, output: f32) -> f32 {
     }
 }
 
+/// `len` zeros, written by rayon's threads. `vec![0.0; len]` of a large buffer is zero-filled by
+/// `calloc` on the calling thread (glibc reuses freed heap memory for it once its mmap threshold
+/// has grown) while the other cores wait: our CPU kernels' outputs are allocated here.
+pub(crate) fn zeros(len: usize) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    values.spare_capacity_mut()[..len]
+        .par_chunks_mut(MIN_ELEMENTS_PER_TASK)
+        .for_each(|chunk| chunk.fill(std::mem::MaybeUninit::new(0.0)));
+    // SAFETY: the first `len` elements were all written just above.
+    unsafe { values.set_len(len) };
+    values
+}
+
 /// The values of a small tensor (per-channel factors), row-major.
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
@@ -267,5 +280,20 @@ mod tests {
             affine_relu(x, random([1, 2]), random([1, 2])).dims(),
             [1, 2, 0, 3]
         );
+    }
+
+    #[test]
+    fn zeros_are_zeros_of_the_length_asked() {
+        for len in [
+            0,
+            1,
+            3,
+            MIN_ELEMENTS_PER_TASK + 5,
+            5 * MIN_ELEMENTS_PER_TASK,
+        ] {
+            let values = zeros(len);
+            assert_eq!(values.len(), len);
+            assert!(values.iter().all(|&v| v.to_bits() == 0), "{len}");
+        }
     }
 }

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::fused::relu_grad;
+use super::fused::{relu_grad, zeros};
 use super::vector_isa::vectorised;
 use super::winograd::SharedOutput;
 
@@ -131,7 +131,7 @@ pub(crate) fn conv_bias_relu(
     assert_eq!(weight.len(), out_channels * depth);
     assert_eq!(bias.len(), out_channels);
     let out_plane = out_h * out_w;
-    let mut output = vec![0.0f32; batch * out_channels * out_plane];
+    let mut output = zeros(batch * out_channels * out_plane);
     if out_plane == 0 || out_channels == 0 {
         return output;
     }
@@ -258,7 +258,7 @@ pub(crate) fn conv_input_grad(
     assert_eq!(output.len(), grad.len());
     assert_eq!(weight.len(), out_channels * depth);
     let in_plane = height * width;
-    let mut input_grad = vec![0.0f32; batch * in_channels * in_plane];
+    let mut input_grad = zeros(batch * in_channels * in_plane);
     if out_plane == 0 || in_plane == 0 || in_channels == 0 {
         return input_grad;
     }

@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use super::fused::relu_grad;
+use super::fused::{relu_grad, zeros};
 use super::vector_isa::vectorised;
 
 /// Output tiles a band aims for: enough rows for the matrix products to run at full speed,
@@ -124,7 +124,7 @@ pub(crate) fn conv3x3(
     if let Some(bias) = fusion.bias {
         assert_eq!(bias.len(), out_channels);
     }
-    let mut output = vec![0.0f32; batch * out_channels * plane_len];
+    let mut output = zeros(batch * out_channels * plane_len);
     if plane_len == 0 || out_channels == 0 {
         return output;
     }

@@ -10,6 +10,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::models::fused::zeros;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 
@@ -113,7 +114,7 @@ impl HostTensor {
                 "concatenated shapes differ"
             );
         }
-        let mut values = vec![0.0f32; batch * channels * plane_len];
+        let mut values = zeros(batch * channels * plane_len);
         // Each (image, part) block is one contiguous copy, in parallel.
         let mut blocks = Vec::with_capacity(batch * parts.len());
         let mut rest = &mut values[..];

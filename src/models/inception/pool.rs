@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use super::host::HostTensor;
+use crate::models::fused::zeros;
 use crate::models::vector_isa::vectorised;
 
 /// A pool's input and output, for its gradient.
@@ -261,7 +262,7 @@ pub fn max_pool(
     let [out_h, out_w] = out_hw;
     let input = x.values();
     let (plane_len, out_len) = (height * width, out_h * out_w);
-    let mut output = vec![0.0f32; n * c * out_len];
+    let mut output = zeros(n * c * out_len);
     if out_len > 0 {
         output.par_chunks_mut(out_len).enumerate().for_each_init(
             || vec![0.0f32; height * out_w],
@@ -308,7 +309,7 @@ impl Pooled {
         let (input, output, grad) = (self.input.values(), self.output.values(), grad.values());
         let (plane_len, out_len) = (height * width, out_h * out_w);
         let window = self.window;
-        let mut input_grad = vec![0.0f32; n * c * plane_len];
+        let mut input_grad = zeros(n * c * plane_len);
         if plane_len > 0 && out_len > 0 {
             input_grad
                 .par_chunks_mut(plane_len)
