@@ -8,9 +8,9 @@
 //! the compiler vectorises. The backward pass finds each window's maximum again, in PyTorch's
 //! order (the first one wins a tie), and sends it the gradient: one window position at a time
 //! for a whole row of windows, each window's gradient held until its first maximum takes it, as
-//! selects again (a search that stops at the maximum mispredicts a branch per window and took
-//! 15 % of a DeepDream step at 512²). Keeping the positions in the forward pass instead was
-//! measured slower: the index selects stop the vectorisation.
+//! selects again (a search that stops at the maximum mispredicts a branch per window: it took
+//! 15 % of a DeepDream step's CPU time at 512²). Keeping the positions in the forward pass
+//! instead was measured slower: the index selects stop the vectorisation.
 
 use rayon::prelude::*;
 
