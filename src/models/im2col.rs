@@ -10,11 +10,13 @@
 //! and ReLU (forward) or the backward ReLU mask (gradient) while the band is in cache; a 1×1
 //! convolution reads its input where it lies, with no columns at all.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
+use super::bands::{product, SharedOutput, Strided};
 use super::fused::{relu_grad, zeros};
 use super::vector_isa::vectorised;
-use super::winograd::SharedOutput;
 
 /// Output columns (pixels) a band aims for: enough for the matrix product to run at full
 /// speed, few enough that a band's columns stay in the core's cache.
@@ -163,26 +165,11 @@ pub(crate) fn conv_bias_relu(
             // row stride: all inside their buffers; this band's output columns are written by
             // no other task.
             unsafe {
-                gemm::gemm(
-                    out_channels,
-                    num_columns,
-                    depth,
-                    dst.ptr(),
-                    1,
-                    out_plane as isize,
-                    false,
-                    weight.as_ptr(),
-                    1,
-                    depth as isize,
-                    columns.as_ptr(),
-                    1,
-                    columns_stride as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                product(
+                    [out_channels, num_columns, depth],
+                    Strided::new(dst.ptr(), 1, out_plane),
+                    Strided::new(weight.as_ptr(), 1, depth),
+                    Strided::new(columns.as_ptr(), 1, columns_stride),
                 );
             }
             for (o, &b) in bias.iter().enumerate() {
@@ -202,36 +189,65 @@ pub(crate) fn conv_bias_relu(
     output
 }
 
+/// Where one row of a band's columns matrix meets one output row: what [`image_to_columns`]
+/// gathers and [`columns_to_image`] scatters back.
+struct TapRow {
+    /// The columns matrix's `out_w` values for it, `[start, end)` of the band's columns.
+    columns: Range<usize>,
+    /// The input channel.
+    channel: usize,
+    /// The input row its kernel tap reads; `None` in the padding.
+    input_row: Option<usize>,
+    /// The output columns `[start, end)` whose tap lies inside the input row (the others read
+    /// the padding).
+    inside: Range<usize>,
+    /// The input column the first of `inside` reads; the next ones follow every stride.
+    first_x: usize,
+}
+
+impl Geometry {
+    /// Each row `(c, ky, kx)` of the columns matrix of the band of `out_rows`, met with each
+    /// output row.
+    fn tap_rows(&self, out_rows: Range<usize>) -> impl Iterator<Item = TapRow> + '_ {
+        let (k, [_, width], [_, out_w]) = (self.kernel, self.in_hw, self.out_hw());
+        let num_columns = out_rows.len() * out_w;
+        (0..self.depth()).flat_map(move |r| {
+            let (channel, ky, kx) = (r / (k * k), r / k % k, r % k);
+            let (start, end, first_x) = self.valid_columns(kx, width, out_w);
+            out_rows.clone().enumerate().map(move |(i, oy)| {
+                let first = r * num_columns + i * out_w;
+                TapRow {
+                    columns: first..first + out_w,
+                    channel,
+                    input_row: self.input_row(oy, ky),
+                    inside: start..end,
+                    first_x,
+                }
+            })
+        })
+    }
+}
+
 /// The band of output `rows`' columns matrix, `[depth][rows · out_w]`: row `(c, ky, kx)` holds
 /// the input pixel each output pixel's kernel tap `(ky, kx)` of channel `c` reads (0 in the
 /// padding).
 #[inline(always)]
-fn image_to_columns(
-    input: &[f32],
-    geometry: &Geometry,
-    rows: std::ops::Range<usize>,
-    columns: &mut [f32],
-) {
+fn image_to_columns(input: &[f32], geometry: &Geometry, rows: Range<usize>, columns: &mut [f32]) {
     let [height, width] = geometry.in_hw;
-    let [_, out_w] = geometry.out_hw();
-    let (k, s) = (geometry.kernel, geometry.stride);
-    let num_columns = rows.len() * out_w;
-    for (r, column_row) in columns.chunks_exact_mut(num_columns).enumerate() {
-        let (c, ky, kx) = (r / (k * k), r / k % k, r % k);
-        let (start, end, first_x) = geometry.valid_columns(kx, width, out_w);
-        for (oy, out_row) in rows.clone().zip(column_row.chunks_exact_mut(out_w)) {
-            let Some(iy) = geometry.input_row(oy, ky) else {
-                out_row.fill(0.0);
-                continue;
-            };
-            out_row[..start].fill(0.0);
-            out_row[end..].fill(0.0);
-            if start < end {
-                let in_row = &input[(c * height + iy) * width..][..width];
-                let taps = in_row[first_x..].iter().step_by(s);
-                for (v, &x) in out_row[start..end].iter_mut().zip(taps) {
-                    *v = x;
-                }
+    for tap in geometry.tap_rows(rows) {
+        let out_row = &mut columns[tap.columns];
+        let Some(iy) = tap.input_row else {
+            out_row.fill(0.0);
+            continue;
+        };
+        let (start, end) = (tap.inside.start, tap.inside.end);
+        out_row[..start].fill(0.0);
+        out_row[end..].fill(0.0);
+        if start < end {
+            let in_row = &input[(tap.channel * height + iy) * width..][..width];
+            let taps = in_row[tap.first_x..].iter().step_by(geometry.stride);
+            for (v, &x) in out_row[start..end].iter_mut().zip(taps) {
+                *v = x;
             }
         }
     }
@@ -310,26 +326,11 @@ pub(crate) fn conv_input_grad(
             // input rows (the same rows as its output rows), written by no other task, or
             // this thread's columns.
             unsafe {
-                gemm::gemm(
-                    depth,
-                    num_columns,
-                    out_channels,
-                    dst,
-                    1,
-                    dst_stride as isize,
-                    false,
-                    weight.as_ptr(),
-                    depth as isize,
-                    1,
-                    masked.as_ptr(),
-                    1,
-                    num_columns as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                product(
+                    [depth, num_columns, out_channels],
+                    Strided::new(dst, 1, dst_stride),
+                    Strided::new(weight.as_ptr(), depth, 1),
+                    Strided::new(masked.as_ptr(), 1, num_columns),
                 );
             }
             if !geometry.pointwise() {
@@ -358,29 +359,23 @@ pub(crate) fn conv_input_grad(
 fn columns_to_image(
     columns: &[f32],
     geometry: &Geometry,
-    out_rows: std::ops::Range<usize>,
-    rows: std::ops::Range<usize>,
+    out_rows: Range<usize>,
+    rows: Range<usize>,
     mut band_grad: Vec<&mut [f32]>,
 ) {
     let [_, width] = geometry.in_hw;
-    let [_, out_w] = geometry.out_hw();
-    let (k, s) = (geometry.kernel, geometry.stride);
-    let num_columns = out_rows.len() * out_w;
-    for (r, column_row) in columns.chunks_exact(num_columns).enumerate() {
-        let (c, ky, kx) = (r / (k * k), r / k % k, r % k);
-        let (start, end, first_x) = geometry.valid_columns(kx, width, out_w);
-        for (oy, values) in out_rows.clone().zip(column_row.chunks_exact(out_w)) {
-            let Some(iy) = geometry.input_row(oy, ky).filter(|iy| rows.contains(iy)) else {
-                continue;
-            };
-            if start == end {
-                continue;
-            }
-            let row = &mut band_grad[c][(iy - rows.start) * width..][..width];
-            let sinks = row[first_x..].iter_mut().step_by(s);
-            for (sink, &v) in sinks.zip(&values[start..end]) {
-                *sink += v;
-            }
+    for tap in geometry.tap_rows(out_rows) {
+        let Some(iy) = tap.input_row.filter(|iy| rows.contains(iy)) else {
+            continue;
+        };
+        if tap.inside.is_empty() {
+            continue;
+        }
+        let values = &columns[tap.columns][tap.inside];
+        let row = &mut band_grad[tap.channel][(iy - rows.start) * width..][..width];
+        let sinks = row[tap.first_x..].iter_mut().step_by(geometry.stride);
+        for (sink, &v) in sinks.zip(values) {
+            *sink += v;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Neural networks and everything needed to load them: checkpoint reading, device choice,
 //! BigGAN-deep and InceptionV1/DeepDream.
 
+pub(crate) mod bands;
 pub mod biggan;
 pub mod checkpoint;
 pub mod device;

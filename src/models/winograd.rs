@@ -17,6 +17,7 @@
 
 use rayon::prelude::*;
 
+use super::bands::{product, SharedOutput, Strided};
 use super::fused::{relu_grad, zeros};
 use super::vector_isa::vectorised;
 
@@ -358,26 +359,11 @@ impl Scratch {
             // tiles × in (column-major), rhs in × out (row-major), dst tiles × out
             // (column-major); the products do not alias.
             unsafe {
-                gemm::gemm(
-                    tiles,
-                    out_channels,
-                    in_channels,
-                    dst.as_mut_ptr(),
-                    tiles as isize,
-                    1,
-                    false,
-                    lhs.as_ptr(),
-                    tiles as isize,
-                    1,
-                    rhs.as_ptr(),
-                    1,
-                    out_channels as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                product(
+                    [tiles, out_channels, in_channels],
+                    Strided::new(dst.as_mut_ptr(), tiles, 1),
+                    Strided::new(lhs.as_ptr(), tiles, 1),
+                    Strided::new(rhs.as_ptr(), 1, out_channels),
                 );
             }
         }
@@ -491,40 +477,6 @@ fn sub(out: &mut [f32], a: &[f32], b: &[f32]) {
 fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
     for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
         *o = a + b;
-    }
-}
-
-/// An output buffer shared by parallel bands: each writes only its own rows (see
-/// [`conv3x3`] and [`super::im2col`]).
-#[derive(Clone, Copy)]
-pub(crate) struct SharedOutput(*mut f32);
-
-// SAFETY: the bands write disjoint rows, and the buffer outlives the loop.
-unsafe impl Send for SharedOutput {}
-unsafe impl Sync for SharedOutput {}
-
-impl SharedOutput {
-    /// The whole of `buffer`.
-    pub(crate) fn new(buffer: &mut [f32]) -> Self {
-        SharedOutput(buffer.as_mut_ptr())
-    }
-
-    /// The buffer from element `start` on.
-    pub(crate) fn offset(self, start: usize) -> Self {
-        SharedOutput(self.0.wrapping_add(start))
-    }
-
-    /// The first element's address.
-    pub(crate) fn ptr(self) -> *mut f32 {
-        self.0
-    }
-
-    /// The `len` elements from `start`.
-    ///
-    /// # Safety
-    /// The range must lie in the buffer, and no other task may touch it while the slice lives.
-    pub(crate) unsafe fn rows<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
-        std::slice::from_raw_parts_mut(self.0.add(start), len)
     }
 }
 
