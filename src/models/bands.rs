@@ -1,6 +1,22 @@
 //! What our banded CPU convolutions ([`super::winograd`], [`super::im2col`]) share: the output
-//! buffer their bands write into, and the matrix product each band runs on its own thread (the
-//! bands are the parallelism).
+//! buffer their bands write into, the matrix product each band runs on its own thread (the
+//! bands are the parallelism), and each thread's scratch.
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+/// Runs `work` with this thread's scratch in `key`, kept between calls: a band's buffers are
+/// megabytes, and fresh ones cost page faults and zero-filling every time.
+pub(crate) fn with_thread_scratch<S: Default, R>(
+    key: &'static LocalKey<RefCell<S>>,
+    work: impl FnOnce(&mut S) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => work(&mut scratch),
+        // Only if a band's work ever re-entered the pool on this thread.
+        Err(_) => work(&mut S::default()),
+    })
+}
 
 /// A matrix in memory: its first element and the steps between its columns and between its rows
 /// (row-major: `(1, columns)`; column-major: `(rows, 1)`).

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 /// Elements each rayon task takes at least: below this, handing work to another thread costs
 /// more than the work.
-const MIN_ELEMENTS_PER_TASK: usize = 16 * 1024;
+pub(crate) const MIN_ELEMENTS_PER_TASK: usize = 16 * 1024;
 
 /// Whether `x` lives in host memory as `f32` (burn's CPU backend) and is not tracked for
 /// gradients, where the fused passes run (a pass on the buffer would cut autodiff's graph).

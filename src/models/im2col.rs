@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::bands::{product, SharedOutput, Strided};
+use super::bands::{product, with_thread_scratch, SharedOutput, Strided};
 use super::fused::{relu_grad, zeros};
 use super::vector_isa::vectorised;
 
@@ -80,8 +80,7 @@ impl Geometry {
     }
 }
 
-/// Each thread's scratch, kept between calls: fresh buffers of megabytes cost page faults and
-/// zero-filling every time.
+/// Each thread's scratch (see [`with_thread_scratch`]).
 #[derive(Default)]
 struct Scratch {
     /// A band's columns matrix, `[depth][band columns]`.
@@ -93,15 +92,6 @@ struct Scratch {
 thread_local! {
     /// See [`Scratch`].
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
-}
-
-/// Runs `work` with this thread's scratch.
-fn with_scratch<R>(work: impl FnOnce(&mut Scratch) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => work(&mut scratch),
-        // Only if a band's work ever re-entered the pool on this thread.
-        Err(_) => work(&mut Scratch::default()),
-    })
 }
 
 /// Rows per band for `rows` rows of `width` pixels: about [`COLUMNS_PER_BAND`] pixels and at
@@ -147,7 +137,7 @@ pub(crate) fn conv_bias_relu(
         let first = rows.start * out_w;
         let num_columns = rows.len() * out_w;
         let image_input = &input[image * in_image..(image + 1) * in_image];
-        with_scratch(|scratch| {
+        with_thread_scratch(&SCRATCH, |scratch: &mut Scratch| {
             // The columns matrix and its row stride.
             let (columns, columns_stride) = if geometry.pointwise() {
                 (&image_input[first..], height * width)
@@ -298,7 +288,7 @@ pub(crate) fn conv_input_grad(
         let span = image * out_image..(image + 1) * out_image;
         let (grad, output) = (&grad[span.clone()], &output[span]);
         let image_grad = grad_ptr.offset(image * in_channels * in_plane);
-        with_scratch(|scratch| {
+        with_thread_scratch(&SCRATCH, |scratch: &mut Scratch| {
             let Scratch { columns, masked } = scratch;
             masked.resize(out_channels * num_columns, 0.0);
             let first = out_rows.start * out_w;

@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use super::bands::{product, SharedOutput, Strided};
+use super::bands::{product, with_thread_scratch, SharedOutput, Strided};
 use super::fused::{relu_grad, zeros};
 use super::vector_isa::vectorised;
 
@@ -157,8 +157,7 @@ pub(crate) fn conv3x3(
 }
 
 thread_local! {
-    /// Each thread's [`Scratch`], kept between calls: a layer's buffers are megabytes, and
-    /// fresh ones cost page faults and zero-filling every time.
+    /// Each thread's [`Scratch`] (see [`with_thread_scratch`]).
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
@@ -170,15 +169,9 @@ fn with_scratch(
     out_channels: usize,
     work: impl FnOnce(&mut Scratch),
 ) {
-    let mut work = Some(work);
-    let mut run = |scratch: &mut Scratch| {
+    with_thread_scratch(&SCRATCH, |scratch| {
         scratch.fit(grid, band_rows, in_channels, out_channels);
-        (work.take().expect("runs once"))(scratch);
-    };
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => run(&mut scratch),
-        // Only if a band's work ever re-entered the pool on this thread.
-        Err(_) => run(&mut Scratch::default()),
+        work(scratch);
     });
 }
 

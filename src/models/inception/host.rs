@@ -10,13 +10,9 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::models::fused::zeros;
+use crate::models::fused::{zeros, MIN_ELEMENTS_PER_TASK};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
-
-/// Elements each rayon task copies or adds at least: below this, handing work to another
-/// thread costs more than the work.
-const MIN_ELEMENTS_PER_TASK: usize = 16 * 1024;
 
 /// A `[batch, channels, height, width]` tensor's values, row-major, in host memory.
 #[derive(Debug, Clone)]
@@ -55,12 +51,17 @@ impl HostTensor {
     /// only holder).
     pub fn into_tensor(self, device: &Device) -> Tensor<4> {
         let shape = self.shape;
-        let values = if self.start == 0 && self.len() == self.buffer.len() {
+        Tensor::from_data(TensorData::new(self.into_values(), shape), device)
+    }
+
+    /// The values as a buffer of their own: the shared one itself when this tensor is all of it
+    /// and its only holder, a copy otherwise.
+    fn into_values(self) -> Vec<f32> {
+        if self.start == 0 && self.len() == self.buffer.len() {
             Arc::try_unwrap(self.buffer).unwrap_or_else(|shared| shared.to_vec())
         } else {
             self.values().to_vec()
-        };
-        Tensor::from_data(TensorData::new(values, shape), device)
+        }
     }
 
     /// The values, row-major.
@@ -141,11 +142,7 @@ impl HostTensor {
     pub fn add(self, other: &HostTensor) -> Self {
         assert_eq!(self.shape, other.shape, "added shapes differ");
         let shape = self.shape;
-        let mut values = if self.start == 0 && self.len() == self.buffer.len() {
-            Arc::try_unwrap(self.buffer).unwrap_or_else(|shared| shared.to_vec())
-        } else {
-            self.values().to_vec()
-        };
+        let mut values = self.into_values();
         values
             .par_chunks_mut(MIN_ELEMENTS_PER_TASK)
             .zip(other.values().par_chunks(MIN_ELEMENTS_PER_TASK))

@@ -63,13 +63,38 @@ fn send_if_max(value: f32, max: f32, held: &mut f32, sink: &mut f32) {
     *held = f32::from_bits(held.to_bits() & !taken);
 }
 
+/// `row` split by `stride`'s phases into `split`: positions `x ≡ r` modulo the stride, in
+/// order, phase after phase (see [`Window::phase_index`]).
+#[inline(always)]
+fn split_phases(row: &[f32], stride: usize, split: &mut [f32]) {
+    let mut sinks = split.iter_mut();
+    for r in 0..stride {
+        // The phase's own iterator first: `zip` stops on it without taking one more from the
+        // shared one.
+        for (&v, sink) in row[r..].iter().step_by(stride).zip(&mut sinks) {
+            *sink = v;
+        }
+    }
+}
+
+/// [`split_phases`] undone: `split` back in order into `row`.
+#[inline(always)]
+fn merge_phases(split: &[f32], stride: usize, row: &mut [f32]) {
+    let mut values = split.iter();
+    for r in 0..stride {
+        for (sink, &v) in row[r..].iter_mut().step_by(stride).zip(&mut values) {
+            *sink = v;
+        }
+    }
+}
+
 /// A pool gradient task's scratch, kept between planes.
 #[derive(Default)]
 struct GradScratch {
     /// Each window's gradient in a row of windows, until its first maximum takes it.
     held: Vec<f32>,
-    /// An input row split by the stride's phases.
-    row: Vec<f32>,
+    /// The input plane, its rows split by the stride's phases.
+    plane: Vec<f32>,
     /// The plane's gradient, its rows split by the stride's phases.
     grad: Vec<f32>,
 }
@@ -127,19 +152,25 @@ impl Window {
         // `phase_index`), and put back in order at the end.
         let phased = s > 1;
         if phased {
-            scratch.row.resize(width, 0.0);
+            scratch.plane.resize(plane.len(), 0.0);
+            for (row, split) in plane
+                .chunks_exact(width)
+                .zip(scratch.plane.chunks_exact_mut(width))
+            {
+                split_phases(row, s, split);
+            }
             scratch.grad.clear();
             scratch.grad.resize(plane_grad.len(), 0.0);
         }
         let GradScratch {
             held,
-            row: phased_row,
+            plane: phased_plane,
             grad: phased_grad,
         } = scratch;
-        let sums: &mut [f32] = if phased {
-            &mut phased_grad[..]
+        let (values, sums): (&[f32], &mut [f32]) = if phased {
+            (phased_plane, phased_grad)
         } else {
-            &mut plane_grad[..]
+            (plane, plane_grad)
         };
         let rows = maxima.chunks_exact(out_w).zip(grads.chunks_exact(out_w));
         for (oy, (max_row, grad_row)) in rows.enumerate() {
@@ -149,20 +180,8 @@ impl Window {
             let (y0, y1) = self.span(oy, height);
             for y in y0..y1 {
                 let row = &plane[y * width..(y + 1) * width];
+                let row_values = &values[y * width..(y + 1) * width];
                 let row_sums = &mut sums[y * width..(y + 1) * width];
-                let values: &[f32] = if phased {
-                    let mut phases = phased_row.iter_mut();
-                    for r in 0..s {
-                        // The phase's own iterator first: `zip` stops on it without taking
-                        // one more from the shared one.
-                        for (&v, sink) in row[r..].iter().step_by(s).zip(&mut phases) {
-                            *sink = v;
-                        }
-                    }
-                    phased_row
-                } else {
-                    row
-                };
                 if !inner.is_empty() {
                     for j in 0..k {
                         let x = inner_start * s - p + j;
@@ -172,7 +191,8 @@ impl Window {
                             x
                         };
                         let columns = first..first + inner.len();
-                        let (values, sinks) = (&values[columns.clone()], &mut row_sums[columns]);
+                        let (values, sinks) =
+                            (&row_values[columns.clone()], &mut row_sums[columns]);
                         let (max_row, held) = (&max_row[inner.clone()], &mut held[inner.clone()]);
                         for (((sink, &v), &m), h) in
                             sinks.iter_mut().zip(values).zip(max_row).zip(held)
@@ -199,12 +219,7 @@ impl Window {
                 .chunks_exact_mut(width)
                 .zip(phased_grad.chunks_exact(width))
             {
-                let mut phases = row_sums.iter();
-                for r in 0..s {
-                    for (g, &sum) in row_grad[r..].iter_mut().step_by(s).zip(&mut phases) {
-                        *g = sum;
-                    }
-                }
+                merge_phases(row_sums, s, row_grad);
             }
         }
     }
